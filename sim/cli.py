@@ -1,0 +1,215 @@
+"""The ``rollout-sim`` command line. Bad input exits 2 with a one-line message per problem."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from sim.catalog import bundled_scenarios, resolve_scenario
+from sim.durations import parse_duration
+from sim.experiments import as_scenario, compare, run
+from sim.plugins import PluginError, installed_strategies, strategy_factory
+from sim.render import comparison_table, outcome_table, timeline_table
+from sim.scenario import ScenarioError, load_scenario, scenario_json_schema
+
+BAD_INPUT = 2
+DETECTORS = {
+    "analysis": "the canary's own analysis: new-version error rate vs a threshold, cumulative failure limit",
+    "service_alert": "service-wide error rate above a threshold for a while; watches every strategy",
+    "user_reports": "harmed users report after a delay; support escalates after k reports",
+}
+
+
+def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn bad input into ``rollout-sim: error: ...`` lines and exit code 2, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (ScenarioError, PluginError) as error:
+            for line in str(error).splitlines():
+                click.echo(f"rollout-sim: error: {line}", err=True)
+            sys.exit(BAD_INPUT)
+
+    return wrapper
+
+
+seed_option = click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the scenario's).")
+strategy_option = click.option(
+    "--strategy",
+    "strategies",
+    multiple=True,
+    metavar="NAME",
+    help="Run only these (repeatable): a strategy of the scenario, an installed one, or path/file.py:Class.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON document (docs/json.md).")
+scenario_argument = click.argument("scenario", required=False)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="rollout-sim")
+def cli() -> None:
+    """How safe is our rollout, really? Simulate rollout strategies side by side."""
+
+
+@cli.command("compare")
+@scenario_argument
+@seed_option
+@click.option("--replications", "-n", type=click.IntRange(min=1), help="Replications (default: the scenario's).")
+@strategy_option
+@json_option
+@_friendly
+def compare_command(
+    scenario: str | None, seed: int | None, replications: int | None, strategies: tuple[str, ...], as_json: bool
+) -> None:
+    """Compare strategies over many replications (SCENARIO: a file or a bundled name; default: default)."""
+    loaded = as_scenario(scenario)
+    total = replications or loaded.replications
+    console = Console(stderr=True)
+    with _progress_bar(console) as bar:
+        task = bar.add_task("replications", total=total)
+        result = compare(
+            loaded,
+            seed=seed,
+            replications=total,
+            strategies=strategies,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+    for name, message in result.errors.items():
+        click.echo(f"rollout-sim: strategy {name} failed: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))
+    else:
+        out = Console()
+        out.print(comparison_table(result))
+        out.print(outcome_table(result))
+    if result.errors:
+        sys.exit(1)
+
+
+def _progress_bar(console: Console) -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+@cli.command("run")
+@scenario_argument
+@seed_option
+@click.option("--replication", type=click.IntRange(min=0), default=0, show_default=True, help="Which replication.")
+@strategy_option
+@click.option("--every", metavar="DURATION", help="Also show a timeline row at this spacing (e.g. 10m).")
+@json_option
+@_friendly
+def run_command(
+    scenario: str | None,
+    seed: int | None,
+    replication: int,
+    strategies: tuple[str, ...],
+    every: str | None,
+    as_json: bool,
+) -> None:
+    """One replication of each strategy: a timeline of its control steps, then its measures."""
+    spacing = _duration_option("--every", every)
+    result = run(scenario, seed=seed, replication=replication, strategies=strategies)
+    for name, message in result.errors.items():
+        click.echo(f"rollout-sim: strategy {name} failed: {message}", err=True)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))
+    else:
+        out = Console()
+        for name, frame in result.timeline.groupby("strategy", sort=False):
+            out.print(timeline_table(name, _thin(frame, spacing), result.population))
+        out.print(result.measures.set_index("strategy").T.to_string())
+    if result.errors:
+        sys.exit(1)
+
+
+def _duration_option(flag: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise ScenarioError(f"{flag}: {error}") from None
+
+
+def _thin(frame: pd.DataFrame, spacing: float | None) -> pd.DataFrame:
+    """Rows with an event, the first and last, and (if asked) one per ``spacing``."""
+    keep = frame["event"] != ""
+    keep.iloc[[0, -1]] = True
+    if spacing:
+        bucket = (frame["time_s"] // spacing).astype(int)
+        keep |= bucket != bucket.shift()
+    return frame[keep]
+
+
+@cli.command("validate")
+@click.argument("files", nargs=-1, required=True)
+@_friendly
+def validate_command(files: tuple[str, ...]) -> None:
+    """Check scenario files: format, values, and that every strategy loads with its params."""
+    problems: list[str] = []
+    for file in files:
+        try:
+            scenario = load_scenario(resolve_scenario(file))
+            for spec in scenario.strategies:
+                strategy_factory(spec)
+        except (ScenarioError, PluginError) as error:
+            problems.extend(str(error).splitlines())
+            continue
+        click.echo(f"{file}: ok ({len(scenario.strategies)} strategies)")
+    if problems:
+        raise ScenarioError("\n".join(problems))
+
+
+@cli.command("schema")
+def schema_command() -> None:
+    """Print the scenario format as a JSON Schema (for editor completion)."""
+    click.echo(scenario_json_schema())
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["strategies", "scenarios", "detectors", "all"]), default="all")
+@_friendly
+def list_command(what: str) -> None:
+    """List installed strategies, bundled scenarios and detectors."""
+    if what in ("strategies", "all"):
+        click.echo("strategies:")
+        for name, target in installed_strategies().items():
+            click.echo(f"  {name:<16} {target}")
+    if what in ("scenarios", "all"):
+        click.echo("scenarios:")
+        for name, path in bundled_scenarios().items():
+            click.echo(f"  {name:<16} {_first_comment(path)}")
+    if what in ("detectors", "all"):
+        click.echo("detectors:")
+        for name, text in DETECTORS.items():
+            click.echo(f"  {name:<16} {text}")
+
+
+def _first_comment(path: Any) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            return line.lstrip("# ").strip()
+    return ""
+
+
+def main() -> None:
+    cli(prog_name="rollout-sim")

@@ -1,0 +1,84 @@
+"""Finding and loading strategies: installed entry points, or a file given by path.
+
+Built-ins and third-party plugins share the ``rollout_sim.strategies``
+entry-point group. A file given as ``path/to/file.py:ClassName`` is loaded
+under a private module name, so a user's ``strategies.py`` never shadows ours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from sim.contract import Strategy
+from sim.scenario import StrategySpec
+
+GROUP = "rollout_sim.strategies"
+
+
+class PluginError(RuntimeError):
+    """A strategy cannot be found, built, or run; the message names it."""
+
+
+def installed_strategies() -> dict[str, str]:
+    """Installed strategy names and where they come from (``module:Class``), without importing them."""
+    return {ep.name: ep.value for ep in sorted(entry_points(group=GROUP), key=lambda ep: ep.name)}
+
+
+def load_strategy_class(reference: str) -> type:
+    """The class for an installed name or for ``path/to/file.py:ClassName``."""
+    if ":" in reference and reference.split(":", 1)[0].endswith(".py"):
+        return _load_from_path(reference)
+    found = [ep for ep in entry_points(group=GROUP) if ep.name == reference]
+    if not found:
+        names = ", ".join(installed_strategies()) or "none (is rollout-sim installed?)"
+        raise PluginError(f"unknown strategy {reference!r}; installed: {names}")
+    try:
+        loaded = found[0].load()
+    except Exception as error:
+        raise PluginError(f"strategy {reference!r} failed to import: {type(error).__name__}: {error}") from None
+    return _checked(loaded, reference)
+
+
+def _load_from_path(reference: str) -> type:
+    path_text, class_name = reference.rsplit(":", 1)
+    path = Path(path_text).resolve()
+    if not path.is_file():
+        raise PluginError(f"strategy {reference!r}: no such file {path_text}")
+    module_name = "_rollout_sim_plugin_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[module_name]
+        raise PluginError(f"strategy {reference!r} failed to import: {type(error).__name__}: {error}") from None
+    if not hasattr(module, class_name):
+        raise PluginError(f"strategy {reference!r}: {path_text} has no {class_name!r}")
+    return _checked(getattr(module, class_name), reference)
+
+
+def _checked(loaded: object, reference: str) -> type:
+    if not inspect.isclass(loaded) or not callable(getattr(loaded, "decide", None)):
+        raise PluginError(f"strategy {reference!r} is not a class with a decide(obs) method")
+    return loaded
+
+
+def strategy_factory(spec: StrategySpec) -> Callable[[], Strategy]:
+    """A function that builds a fresh strategy for each run; building one now validates the params."""
+    cls = load_strategy_class(spec.plugin)
+
+    def build() -> Strategy:
+        try:
+            return cls(**spec.params)
+        except (TypeError, ValueError) as error:
+            raise PluginError(f"strategy {spec.name!r} ({spec.plugin}): bad params: {error}") from None
+
+    build()
+    return build

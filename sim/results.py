@@ -1,0 +1,192 @@
+"""Result objects: per-metric summaries with confidence intervals, per-strategy summaries, comparisons."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.measures import OUTCOMES
+
+JSON_SCHEMA_ID = "rollout-sim/compare/v1"
+
+# Which runs each summarised metric is taken over: times exist only for runs
+# where the event happened, so a never-detected run never adds a made-up time.
+METRICS = (
+    "blast_radius_users",
+    "blast_radius_share",
+    "blast_radius_requests",
+    "exposed_users",
+    "ttd_s",
+    "ttm_s",
+    "rollout_duration_s",
+)
+
+
+@dataclass(frozen=True)
+class MetricSummary:
+    """Mean, median, p95 and a t-interval for the mean over the runs where the metric exists."""
+
+    mean: float | None
+    median: float | None
+    p95: float | None
+    ci95: tuple[float, float] | None
+    n: int
+    values: np.ndarray = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, values: Any) -> MetricSummary:
+        array = np.asarray([v for v in values if v is not None and not _isnan(v)], dtype=float)
+        if len(array) == 0:
+            return cls(None, None, None, None, 0, array)
+        mean, median, p95 = float(array.mean()), float(np.median(array)), float(np.percentile(array, 95))
+        return cls(mean, median, p95, _t_interval(array, 0.95), len(array), array)
+
+    def ci(self, confidence_level: float = 0.95) -> tuple[float, float] | None:
+        """Student-t confidence interval for the mean; None with fewer than two values."""
+        return _t_interval(self.values, confidence_level)
+
+    def as_dict(self) -> dict[str, Any]:
+        ci = None if self.ci95 is None else [self.ci95[0], self.ci95[1]]
+        return {"mean": self.mean, "median": self.median, "p95": self.p95, "ci95": ci, "n": self.n}
+
+
+def _t_interval(values: np.ndarray, confidence_level: float) -> tuple[float, float] | None:
+    if len(values) < 2:
+        return None
+    mean = float(values.mean())
+    sem = float(values.std(ddof=1)) / math.sqrt(len(values))
+    half = float(stats.t.ppf(0.5 + confidence_level / 2, len(values) - 1)) * sem
+    return (mean - half, mean + half)
+
+
+def _isnan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+@dataclass(frozen=True)
+class StrategySummary:
+    """One strategy over all replications of a comparison."""
+
+    name: str
+    replications: int
+    metrics: dict[str, MetricSummary]
+    detection_rate: float | None
+    detected: int
+    reached: int
+    outcomes: dict[str, int]
+
+    @classmethod
+    def of(cls, name: str, runs: pd.DataFrame) -> StrategySummary:
+        metrics = {metric: MetricSummary.of(runs[metric].tolist()) for metric in METRICS}
+        reached = int(runs["onset_s"].notna().sum())
+        detected = int((runs["onset_s"].notna() & runs["detection_s"].notna()).sum())
+        counts = runs["outcome"].value_counts()
+        return cls(
+            name=name,
+            replications=len(runs),
+            metrics=metrics,
+            detection_rate=detected / reached if reached else None,
+            detected=detected,
+            reached=reached,
+            outcomes={outcome: int(counts.get(outcome, 0)) for outcome in OUTCOMES},
+        )
+
+    def __getattr__(self, metric: str) -> MetricSummary:
+        try:
+            return self.__dict__["metrics"][metric]
+        except KeyError:
+            raise AttributeError(metric) from None
+
+    def detection_rate_ci(self, confidence_level: float = 0.95) -> tuple[float, float] | None:
+        """Wilson interval for the detection rate (runs the defect reached); None if none did."""
+        if not self.reached:
+            return None
+        interval = stats.binomtest(self.detected, self.reached).proportion_ci(confidence_level, method="wilson")
+        return (float(interval.low), float(interval.high))
+
+    def as_dict(self) -> dict[str, Any]:
+        document: dict[str, Any] = {metric: summary.as_dict() for metric, summary in self.metrics.items()}
+        document["replications"] = self.replications
+        document["detection_rate"] = self.detection_rate
+        document["outcomes"] = dict(self.outcomes)
+        return document
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Strategies run side by side on the same traffic and defect draws."""
+
+    scenario: str
+    seed: int
+    replications: int
+    population: int
+    healthy: bool
+    runs: pd.DataFrame  # one row per replication x strategy
+    summaries: dict[str, StrategySummary]
+    errors: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented ``--json`` document (see docs/json.md)."""
+        return {
+            "schema": JSON_SCHEMA_ID,
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "replications": self.replications,
+            "population": self.population,
+            "healthy": self.healthy,
+            "strategies": {name: summary.as_dict() for name, summary in self.summaries.items()},
+            "errors": dict(self.errors),
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One replication of each strategy, with the timeline of every control step."""
+
+    scenario: str
+    seed: int
+    replication: int
+    population: int
+    measures: pd.DataFrame  # one row per strategy
+    timeline: pd.DataFrame  # one row per strategy x control step
+    errors: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": "rollout-sim/run/v1",
+            "scenario": self.scenario,
+            "seed": self.seed,
+            "replication": self.replication,
+            "population": self.population,
+            "strategies": {
+                name: {
+                    "measures": _plain(row.drop("strategy").to_dict()),
+                    "timeline": _plain_records(
+                        self.timeline[self.timeline["strategy"] == name].drop(columns="strategy")
+                    ),
+                }
+                for name, row in self.measures.set_index("strategy", drop=False).iterrows()
+            },
+            "errors": dict(self.errors),
+        }
+
+
+def _plain(mapping: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain_value(value) for key, value in mapping.items()}
+
+
+def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_plain(record) for record in frame.to_dict(orient="records")]
+
+
+def _plain_value(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

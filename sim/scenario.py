@@ -1,0 +1,255 @@
+"""Scenario files: the TOML format, its validation and its JSON Schema.
+
+A scenario is data only. Every field has a unit in its description and a
+default where one makes sense; durations accept ``"90s"``, ``"10m"``, ``"2h"``,
+``"1d"`` or a number of seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from sim.durations import parse_duration
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[smhd]\s*$"},
+                {"type": "number", "minimum": 0},
+            ],
+            "description": "a duration: '90s', '10m', '2h', '1d' or seconds",
+        }
+    ),
+]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+_SHARE_TOLERANCE = 1e-6
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message names the file and the field."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Segment(_Model):
+    """A group of users: internal staff, beta testers, a region, a platform."""
+
+    name: str = Field(min_length=1)
+    share: float = Field(gt=0.0, le=1.0, description="fraction of the users in this segment")
+    relative_rate: float = Field(1.0, gt=0.0, description="request rate of its users relative to others")
+    utc_offset_hours: float = Field(0.0, ge=-12.0, le=14.0, description="shifts the daily curve (time zone)")
+
+
+class RateClass(_Model):
+    """Heavy and light users: a share of every segment with its own request rate."""
+
+    share: float = Field(gt=0.0, le=1.0, description="fraction of users in this class")
+    relative_rate: float = Field(gt=0.0, description="request rate relative to the other classes")
+
+
+def _check_shares(items: list[Any], what: str) -> None:
+    total = sum(item.share for item in items)
+    if abs(total - 1.0) > _SHARE_TOLERANCE:
+        raise ValueError(f"the shares of {what} must add up to 1, they add up to {total:g}")
+
+
+class Population(_Model):
+    users: int = Field(gt=0, description="number of distinct users")
+    segments: list[Segment] = Field(default_factory=lambda: [Segment(name="all", share=1.0)], min_length=1)
+    rate_classes: list[RateClass] = Field(
+        default_factory=lambda: [RateClass(share=1.0, relative_rate=1.0)], min_length=1
+    )
+
+    @model_validator(mode="after")
+    def _shares_and_names(self) -> Population:
+        _check_shares(self.segments, "population.segments")
+        _check_shares(self.rate_classes, "population.rate_classes")
+        names = [segment.name for segment in self.segments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"segment names must be unique, got {names}")
+        return self
+
+
+class Traffic(_Model):
+    rate: float = Field(gt=0.0, description="requests per second over the whole service, daily average")
+    daily_curve: list[Annotated[float, Field(ge=0.0)]] | None = Field(
+        None,
+        min_length=24,
+        max_length=24,
+        description="24 hourly multipliers of the rate (local time of each segment); scaled to mean 1",
+    )
+    start_hour: float = Field(0.0, ge=0.0, lt=24.0, description="UTC hour of day at which the rollout starts")
+
+    @model_validator(mode="after")
+    def _curve_not_flat_zero(self) -> Traffic:
+        if self.daily_curve is not None and sum(self.daily_curve) <= 0:
+            raise ValueError("traffic.daily_curve must have at least one positive hour")
+        return self
+
+
+class Defect(_Model):
+    harm: float = Field(gt=0.0, le=1.0, description="probability that a request it can reach is harmed")
+    kind: Literal["errors", "latency", "silent"] = Field(
+        "errors", description="errors and latency show in telemetry; silent wrong answers do not"
+    )
+    onset: Duration = Field(0.0, description="delay from rollout start until the defect is active")
+    segment: str | None = Field(None, description="only users of this segment can be harmed (default: all)")
+
+
+class Release(_Model):
+    defect: Defect | None = Field(None, description="the defect the new version carries; absent = healthy")
+
+
+class Telemetry(_Model):
+    baseline_error_rate: Probability = Field(0.001, description="errors on both versions, per request")
+    baseline_slow_rate: Probability = Field(
+        0.01, description="share of requests slower than the latency objective, on both versions"
+    )
+    scrape_interval: Duration = Field(60.0, gt=0.0, description="how often metrics are collected")
+    scrape_lag: Duration = Field(0.0, description="delay before a scrape is visible to detectors")
+
+
+class Analysis(_Model):
+    """The canary's own analysis: new-version error rate against a threshold, as Argo Rollouts does."""
+
+    enabled: bool = True
+    max_error_rate: Probability = Field(0.01, description="a measurement fails above this error rate")
+    max_slow_rate: Probability | None = Field(None, description="a measurement fails above this slow share")
+    failure_limit: int = Field(1, ge=0, description="the analysis fails when failures exceed this (cumulative)")
+    min_requests: int = Field(100, ge=1, description="fewer new-version requests in the window: inconclusive")
+    window: Duration = Field(60.0, gt=0.0, description="each measurement looks back this far")
+
+
+class ServiceAlert(_Model):
+    """A service-wide error-rate alert (both versions), which also watches big-bang."""
+
+    enabled: bool = True
+    max_error_rate: Probability = Field(0.01, description="fires when the service error rate stays above this")
+    window: Duration = Field(300.0, gt=0.0, description="rate computed over this window")
+    for_: Duration = Field(120.0, alias="for", description="the condition must hold this long")
+    response: Duration = Field(300.0, description="time from alert to the start of a rollback (on-call)")
+
+
+class UserReports(_Model):
+    """People: each harmed user reports with some probability, after a delay."""
+
+    enabled: bool = True
+    report_probability: Probability = Field(0.05, description="chance a harmed user reports it")
+    delay: Duration = Field(1800.0, gt=0.0, description="mean delay from harm to report (exponential)")
+    reports_needed: int = Field(5, ge=1, description="reports that make support escalate")
+    response: Duration = Field(900.0, description="time from escalation to the start of a rollback")
+
+
+class Detection(_Model):
+    analysis: Analysis = Field(default_factory=Analysis)
+    service_alert: ServiceAlert = Field(default_factory=ServiceAlert)
+    user_reports: UserReports = Field(default_factory=UserReports)
+
+
+class Rollback(_Model):
+    duration: Duration = Field(30.0, description="from rollback start until the new version serves nothing")
+
+
+class StrategySpec(_Model):
+    name: str = Field(min_length=1, description="label in results")
+    use: str | None = Field(None, description="installed strategy name or path/to/file.py:ClassName (default: name)")
+    params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the strategy")
+
+    @property
+    def plugin(self) -> str:
+        return self.use or self.name
+
+
+class Scenario(_Model):
+    name: str = Field(min_length=1)
+    description: str = ""
+    horizon: Duration = Field(86400.0, gt=0.0, description="simulated time after which runs stop")
+    seed: int = Field(0, ge=0)
+    replications: int = Field(100, ge=1)
+    population: Population
+    traffic: Traffic
+    release: Release = Field(default_factory=Release)
+    telemetry: Telemetry = Field(default_factory=Telemetry)
+    detection: Detection = Field(default_factory=Detection)
+    rollback: Rollback = Field(default_factory=Rollback)
+    strategies: list[StrategySpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scenario:
+        defect = self.release.defect
+        segments = [segment.name for segment in self.population.segments]
+        if defect is not None and defect.segment is not None and defect.segment not in segments:
+            raise ValueError(f"release.defect.segment {defect.segment!r} is not one of {segments}")
+        names = [spec.name for spec in self.strategies]
+        if len(set(names)) != len(names):
+            raise ValueError(f"strategy names must be unique, got {names}")
+        return self
+
+    @property
+    def healthy(self) -> bool:
+        return self.release.defect is None
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return "unknown field"
+    if error["type"] == "missing":
+        return "required field is missing"
+    shown = error.get("input")
+    if error["type"] not in {"value_error", "model_type"} and not isinstance(shown, (dict, list)):
+        message += f", got {shown!r}"
+    return message
+
+
+def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
+    """Validate a scenario given as plain data; errors name ``source`` and the field."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        lines = [f"{source}: {_field_path(e['loc'])}: {_describe(e)}" for e in error.errors()]
+        raise ScenarioError("\n".join(lines)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a TOML scenario file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ScenarioError(f"{path}: cannot read: {error}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ScenarioError(f"{path}: not valid TOML: {error}") from None
+    return scenario_from_dict(data, source=str(path))
+
+
+def scenario_json_schema() -> str:
+    """The scenario format as a JSON Schema document (for editor completion)."""
+    schema = Scenario.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "rollout-sim scenario"
+    return json.dumps(schema, indent=2, sort_keys=True)

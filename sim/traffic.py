@@ -1,0 +1,60 @@
+"""Request arrivals per cohort, drawn in aggregate on a fixed one-minute grid.
+
+Why a grid: the count in every grid cell comes from its own stream in cell
+order, whatever the strategy does, so every strategy of a comparison sees
+the same traffic (common random numbers). A control event inside a cell
+takes a binomial share of the cell's remaining count, which is exact for a
+Poisson process with a constant rate inside the cell.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.population import CELL_SECONDS, Cohorts
+
+_BLOCK = 60  # cells drawn per numpy call: one simulated hour
+
+
+class TrafficClock:
+    """Hands out the requests of each cohort for consecutive time spans."""
+
+    def __init__(self, cohorts: Cohorts, cells: np.random.Generator, splits: np.random.Generator) -> None:
+        self._cohorts = cohorts
+        self._cells = cells
+        self._splits = splits
+        self._block = np.zeros((0, cohorts.size), dtype=np.int64)
+        self._block_first = 0
+        self._cell = -1
+        self._cell_end = 0.0
+        self._position = 0.0
+        self._left = np.zeros(cohorts.size, dtype=np.int64)
+
+    @property
+    def position(self) -> float:
+        return self._position
+
+    def take(self, until: float) -> np.ndarray:
+        """Requests per cohort in ``[position, until)``; moves the position to ``until``."""
+        taken = np.zeros(self._cohorts.size, dtype=np.int64)
+        while until >= self._cell_end:
+            taken += self._left
+            self._enter_next_cell()
+        if until > self._position:
+            share = (until - self._position) / (self._cell_end - self._position)
+            part = self._splits.binomial(self._left, share)
+            self._left -= part
+            taken += part
+            self._position = until
+        return taken
+
+    def _enter_next_cell(self) -> None:
+        self._cell += 1
+        offset = self._cell - self._block_first
+        if offset >= len(self._block):
+            self._block_first = self._cell
+            self._block = self._cells.poisson(self._cohorts.cell_means(self._cell, _BLOCK))
+            offset = 0
+        self._left = self._block[offset].copy()
+        self._position = self._cell * CELL_SECONDS
+        self._cell_end = self._position + CELL_SECONDS
