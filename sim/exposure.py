@@ -10,12 +10,14 @@ Two units of exposure:
   a band's users share a history, so they stay alike.
 
 Distinct users are never tracked one by one. Within a band of ``n`` alike
-users, ``R`` requests fall uniformly on them; a given user is hit with
-probability ``1 - (1 - 1/n) ** R``, whose expectation over a Poisson ``R`` is
-exactly the closed form ``1 - exp(-rate * time)``. Approximation, made here:
-the number of distinct users hit is drawn as a binomial with that probability
-(the exact occupancy law has a slightly smaller variance) and capped at ``R``,
-so the counts stay coherent (never more users hit than requests).
+users, ``K`` requests fall uniformly on them: an occupancy problem. The number
+``D`` of distinct users hit is drawn with its exact conditional mean
+``n * (1 - (1 - 1/n) ** K)`` (whose expectation over a Poisson ``K`` is the
+closed form ``n * (1 - exp(-rate * time))``) and never more than ``K`` or
+``n``. Approximation, made here: ``D`` is binomial (``Binomial(K, E[D]/K)``
+when ``K <= n``, else ``n - Binomial(n, P(empty))``) rather than the exact
+occupancy law, whose variance is a little smaller. Which of the ``D`` users
+are new to a state (never exposed, never harmed) is then exact: hypergeometric.
 """
 
 from __future__ import annotations
@@ -25,11 +27,17 @@ import numpy as np
 from sim.population import BUCKETS
 
 
-def _hit_probability(requests: np.ndarray, users: np.ndarray) -> np.ndarray:
-    """Chance that one given user of ``users`` receives at least one of ``requests``."""
+def _distinct(requests: np.ndarray, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Distinct users hit when ``requests`` fall uniformly on ``users`` alike users (elementwise)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        miss = np.exp(requests * np.log1p(-1.0 / users))
-    return np.where((requests > 0) & (users > 0), 1.0 - miss, 0.0)
+        miss = np.where(users > 0, np.exp(requests * np.log1p(-1.0 / users)), 1.0)
+        expected = users * (1.0 - miss)
+        few = requests <= users
+        hit_share = np.where(few & (requests > 0), expected / requests, 0.0)
+    trials = np.concatenate([np.where(few, requests, 0), np.where(few, 0, users)])
+    chance = np.concatenate([np.clip(hit_share, 0.0, 1.0), np.where(few, 0.0, miss)])
+    drawn = rng.binomial(trials, chance).reshape(2, *requests.shape)
+    return np.where(few, drawn[0], users - drawn[1])
 
 
 class Exposure:
@@ -69,17 +77,17 @@ class Exposure:
 
         Returns the number of users harmed for the first time, per band.
         """
-        exposed_only = self._unharmed - self._unexposed
-        hit_by_harm = _hit_probability(harmed, self._users)
-        first_harm_fresh = rng.binomial(self._unexposed, hit_by_harm)
-        first_harm_fresh = np.minimum(first_harm_fresh, harmed)
-        first_harm_seen = np.minimum(rng.binomial(exposed_only, hit_by_harm), harmed - first_harm_fresh)
-        still_fresh = self._unexposed - first_harm_fresh
-        hit_by_rest = _hit_probability(requests - harmed, self._users)
-        exposed_now = np.minimum(rng.binomial(still_fresh, hit_by_rest), requests - harmed)
-        self._unexposed -= first_harm_fresh + exposed_now
-        newly_harmed = first_harm_fresh + first_harm_seen
-        self._unharmed -= newly_harmed
+        newly_harmed = np.zeros_like(harmed)
+        if harmed.any():
+            hit = _distinct(harmed, self._users, rng)
+            newly_harmed = rng.hypergeometric(self._unharmed, self._users - self._unharmed, hit)
+            fresh = rng.hypergeometric(self._unexposed, self._unharmed - self._unexposed, newly_harmed)
+            self._unexposed -= fresh
+            self._unharmed -= newly_harmed
+        # Harmed and unharmed requests of a user are independent (Poisson
+        # thinning), so the unharmed ones land on users regardless of harm.
+        hit = _distinct(requests - harmed, self._users, rng)
+        self._unexposed -= rng.hypergeometric(self._unexposed, self._users - self._unexposed, hit)
         return newly_harmed
 
     def _split_at(self, threshold: int, rng: np.random.Generator) -> None:
