@@ -17,7 +17,7 @@ from sim.catalog import bundled_scenarios, resolve_scenario
 from sim.durations import parse_duration
 from sim.experiments import as_scenario, compare, run
 from sim.plugins import PluginError, installed_strategies, strategy_factory
-from sim.render import comparison_table, outcome_table, timeline_table
+from sim.render import comparison_table, measures_table, outcome_table, timeline_table
 from sim.scenario import ScenarioError, load_scenario, scenario_json_schema
 
 BAD_INPUT = 2
@@ -135,8 +135,8 @@ def run_command(
     else:
         out = Console()
         for name, frame in result.timeline.groupby("strategy", sort=False):
-            out.print(timeline_table(name, _thin(frame, spacing), result.population))
-        out.print(result.measures.set_index("strategy").T.to_string())
+            out.print(timeline_table(name, _thin(frame, spacing)))
+        out.print(measures_table(result.measures, result.population))
     if result.errors:
         sys.exit(1)
 

@@ -27,7 +27,7 @@ def parse_duration(text: str | int | float) -> float:
 def format_duration(seconds: float) -> str:
     """Short human form of a number of seconds: ``"45s"``, ``"12.5m"``, ``"3.2h"``."""
     if seconds < 120:
-        return f"{seconds:.0f}s"
+        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
     if seconds < 7200:
         return f"{seconds / 60:.1f}m"
     if seconds < 172800:

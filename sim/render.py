@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pandas as pd
+from rich import box
 from rich.table import Table
 
 from sim.durations import format_duration
@@ -22,75 +23,102 @@ def _percent(value: float) -> str:
     return f"{100 * value:.3g}%"
 
 
-ROWS: tuple[tuple[str, str, Formatter], ...] = (
-    ("blast_radius_users", "blast radius (users)", _count),
-    ("blast_radius_share", "blast radius (% of users)", _percent),
-    ("blast_radius_requests", "blast radius (requests)", _count),
-    ("exposed_users", "exposed users", _count),
-    ("ttd_s", "time to detection", format_duration),
-    ("ttm_s", "time to mitigation", format_duration),
-    ("rollout_duration_s", "rollout duration", format_duration),
+def _percent_error(value: float) -> str:
+    return f"{100 * value:.2g}%"
+
+
+# Labels fit an 80-column terminal (workshop projectors); the caption names the DESIGN.md terms.
+ROWS: tuple[tuple[str, str, Formatter, Formatter], ...] = (
+    ("blast_radius_users", "users harmed", _count, _count),
+    ("blast_radius_share", "% users harmed", _percent, _percent_error),
+    ("blast_radius_requests", "requests harmed", _count, _count),
+    ("exposed_users", "users exposed", _count, _count),
+    ("ttd_s", "time to detect", format_duration, format_duration),
+    ("ttm_s", "time to mitigate", format_duration, format_duration),
+    ("rollout_duration_s", "rollout time", format_duration, format_duration),
 )
 
 
-def _cells(summary: MetricSummary, fmt: Formatter) -> list[str]:
+def _cells(summary: MetricSummary, fmt: Formatter, fmt_error: Formatter) -> list[str]:
     if summary.n == 0:
-        return ["-", "-", "-", "-", "0"]
-    ci = "-" if summary.ci95 is None else f"{fmt(max(summary.ci95[0], 0.0))} - {fmt(summary.ci95[1])}"
-    return [fmt(summary.mean), ci, fmt(summary.median), fmt(summary.p95), str(summary.n)]
+        return ["-", "-", "-", "0"]
+    mean = fmt(summary.mean)
+    if summary.ci95 is not None:
+        mean += f" ± {fmt_error((summary.ci95[1] - summary.ci95[0]) / 2)}"
+    return [mean, fmt(summary.median), fmt(summary.p95), str(summary.n)]
 
 
 def comparison_table(comparison: Comparison) -> Table:
-    """Every measure of every strategy: mean, 95% CI of the mean, median, p95, and runs counted."""
-    table = Table(title=f"{comparison.scenario}: {comparison.replications} replications, seed {comparison.seed}")
-    for header in ("measure", "strategy", "mean", "95% CI", "median", "p95", "n"):
+    """Every measure of every strategy: mean ± 95% CI half-width, median, p95, and runs counted."""
+    table = Table(
+        title=f"{comparison.scenario}: {comparison.replications} replications, seed {comparison.seed}",
+        caption="blast radius = users and requests harmed; times from defect onset; n = runs with a value",
+    )
+    for header in ("measure", "strategy", "mean ± 95% CI", "median", "p95", "n"):
         table.add_column(header, justify="left" if header in ("measure", "strategy") else "right")
-    for metric, label, fmt in ROWS:
+    for metric, label, fmt, fmt_error in ROWS:
         for position, (name, summary) in enumerate(comparison.summaries.items()):
             first = position == 0
-            table.add_row(label if first else "", name, *_cells(summary.metrics[metric], fmt), end_section=False)
+            table.add_row(
+                label if first else "", name, *_cells(summary.metrics[metric], fmt, fmt_error), end_section=False
+            )
         table.add_section()
     return table
 
 
 def outcome_table(comparison: Comparison) -> Table:
-    """Detection rate and how the runs ended, per strategy."""
-    table = Table(title="outcomes")
-    table.add_column("strategy")
-    table.add_column("detection rate", justify="right")
+    """Detection rate and how the runs ended: one column per strategy."""
+    table = Table(title="outcomes (runs)")
+    table.add_column("")
+    for name in comparison.summaries:
+        table.add_column(name, justify="right")
+    summaries = comparison.summaries.values()
+    rates = ["-" if s.detection_rate is None else f"{100 * s.detection_rate:.1f}%" for s in summaries]
+    table.add_row("detection rate", *rates, end_section=True)
     for outcome in OUTCOMES:
-        table.add_column(outcome.replace("_", " "), justify="right")
-    for name, summary in comparison.summaries.items():
-        rate = "-" if summary.detection_rate is None else f"{100 * summary.detection_rate:.1f}%"
-        table.add_row(name, rate, *(str(summary.outcomes[o]) for o in OUTCOMES))
+        table.add_row(outcome, *(str(s.outcomes[outcome]) for s in summaries))
     return table
 
 
-def timeline_table(name: str, timeline: pd.DataFrame, population: int) -> Table:
-    """The control steps of one run: exposure, errors and harm as they accumulate."""
-    table = Table(title=f"{name}: timeline")
-    for header in (
-        "time",
-        "weight",
-        "requests",
-        "to new",
-        "new errors",
-        "harmed req",
-        "exposed",
-        "harmed users",
-        "event",
-    ):
+def _compact(value: int) -> str:
+    if value < 100_000:
+        return f"{value:,}"
+    if value < 100_000_000:
+        return f"{value / 1e3:,.0f}k"
+    return f"{value / 1e6:,.0f}M"
+
+
+def timeline_table(name: str, timeline: pd.DataFrame) -> Table:
+    """The control steps of one run: exposure, errors and harm as they accumulate (cumulative counts)."""
+    table = Table(title=f"{name}: timeline (cumulative)", box=box.SIMPLE_HEAD, pad_edge=False)
+    headers = ("time", "weight", "new req", "new err", "harmed req", "exposed", "harmed users", "event")
+    for header in headers:
         table.add_column(header, justify="left" if header == "event" else "right")
     for row in timeline.itertuples(index=False):
-        table.add_row(
-            format_duration(row.time_s),
-            f"{row.weight:.3g}",
-            f"{row.requests:,}",
-            f"{row.new_requests:,}",
-            f"{row.new_errors:,}",
-            f"{row.harmed_requests:,}",
-            f"{row.exposed_users:,}",
-            f"{row.harmed_users:,} ({_percent(row.harmed_users / population)})",
-            row.event,
-        )
+        counts = (row.new_requests, row.new_errors, row.harmed_requests, row.exposed_users, row.harmed_users)
+        table.add_row(format_duration(row.time_s), f"{row.weight:.3g}", *map(_compact, counts), row.event)
     return table
+
+
+def measures_table(measures: pd.DataFrame, population: int) -> Table:
+    """The measures of one run per strategy, in the words of DESIGN.md."""
+    table = Table(title="measures", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("")
+    for name in measures["strategy"]:
+        table.add_column(name, justify="right")
+    rows = measures.set_index("strategy").T
+    for metric, values in rows.iterrows():
+        table.add_row(metric, *(_measure_text(metric, value) for value in values))
+    return table
+
+
+def _measure_text(metric: str, value: object) -> str:
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return "-"
+    if metric.endswith("_s"):
+        return format_duration(float(value))
+    if metric == "blast_radius_share":
+        return _percent(float(value))
+    if isinstance(value, (int, float)):
+        return f"{value:,}"
+    return str(value)

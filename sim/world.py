@@ -64,15 +64,19 @@ class World:
         return self.rollback_at is None and self.done_at is None and not self.finished.triggered
 
     def advance(self, event: str = "") -> None:
-        """Bring the data plane up to now; hand new harm to the people who may report it."""
-        span = self.plane.advance(self.env.now)
-        self.reports.add_harm(span.newly_harmed_users, span.start, span.end, self.people)
-        if self.timeline is not None:
-            self._record(event)
+        """Bring the data plane up to now; a timeline row shows the state from now on."""
+        self._advance_plane()
+        self._record(event)
 
     def set_weight(self, weight: float, event: str = "") -> None:
-        self.advance(event or f"weight {weight:g}")
+        self._advance_plane()
         self.plane.set_weight(weight)
+        self._record(event or f"weight {weight:g}")
+
+    def _advance_plane(self) -> None:
+        span = self.plane.advance(self.env.now)
+        # People notice harm done to them and may report it later.
+        self.reports.add_harm(span.newly_harmed_users, span.start, span.end, self.people)
 
     def observe(self) -> Observation:
         seen = self.log.latest - self._seen_at_decision
@@ -92,6 +96,8 @@ class World:
             self.finished.succeed()
 
     def _record(self, event: str) -> None:
+        if self.timeline is None:
+            return
         plane = self.plane
         self.timeline.append(
             (

@@ -59,9 +59,7 @@ def scenarios(draw: st.DrawFn) -> Scenario:
             "onset": draw(st.sampled_from(["0s", "90s", "20m"])),
             "segment": draw(st.sampled_from([None, "s0"])),
         }
-    detection = {
-        name: {"enabled": draw(st.booleans())} for name in ("analysis", "service_alert", "user_reports")
-    }
+    detection = {name: {"enabled": draw(st.booleans())} for name in ("analysis", "service_alert", "user_reports")}
     return make_scenario(
         horizon=draw(st.sampled_from(["10m", "1h", "3h"])),
         seed=draw(st.integers(0, 2**32)),
