@@ -140,9 +140,12 @@ def run_replication(
     pending: deque[np.ndarray] = deque()
     if scenario.release.defect is not None:
         env.process(defect_onset(env, world, scenario.release.defect.onset))
-    env.process(rollout(env, world, strategy, name))
+    # Started in this order so that, at equal times, a scrape and its detectors
+    # come before the strategy's decision: a strategy that checks on the scrape
+    # interval sees the scrape of that moment.
     env.process(scraper(env, world, pending))
     env.process(watcher(env, world, pending))
+    env.process(rollout(env, world, strategy, name))
     env.process(horizon(env, world, scenario.horizon))
     env.run(until=world.finished)
     return measure(world), world.timeline

@@ -40,3 +40,16 @@ class Explodes:
 class BadWeight:
     def decide(self, obs: Observation) -> Decision:
         return Decision.set(1.5, wait=60.0)
+
+
+class Rollback:
+    """Serve ``weight``; at ``at`` seconds roll back if the analysis has failed, else finish."""
+
+    def __init__(self, weight: float, at: float) -> None:
+        self.weight = weight
+        self.at = at
+
+    def decide(self, obs: Observation) -> Decision:
+        if obs.now < self.at:
+            return Decision.set(self.weight, wait=self.at - obs.now)
+        return Decision.rollback("analysis") if obs.analysis.failed else Decision.done()
