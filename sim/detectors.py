@@ -1,15 +1,14 @@
 """Detectors: they read telemetry (or, for people, their own experience) and raise alarms.
 
-Each detector is a small state machine fed by the engine; none reads the
-simulator's ground truth about which requests the defect harmed, except
-``UserReports``, which models people noticing harm done to them.
+Each detector is a small state machine fed by the engine, with one entry per
+replication of a block. None reads the simulator's ground truth about which
+requests the defect harmed, except ``ReportQueue``, which models people
+noticing harm done to them.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from dataclasses import replace
 
 import numpy as np
 
@@ -26,85 +25,102 @@ def scrapes_in(window: float, scrape_interval: float) -> int:
 class AnalysisJudge:
     """Background analysis of the new version with a cumulative failure limit (Argo Rollouts)."""
 
-    def __init__(self, config: Analysis, scrape_interval: float) -> None:
+    def __init__(self, config: Analysis, scrape_interval: float, replications: int) -> None:
         self.config = config
         self._scrapes = scrapes_in(config.window, scrape_interval)
-        self._status = AnalysisStatus(failure_limit=config.failure_limit, enabled=config.enabled)
+        self.measurements = np.zeros(replications, dtype=np.int64)
+        self.failures = np.zeros(replications, dtype=np.int64)
+        self.inconclusive = np.zeros(replications, dtype=np.int64)
 
     @property
-    def status(self) -> AnalysisStatus:
-        return self._status
+    def failed(self) -> np.ndarray:
+        """Per replication: failures exceed the failure limit (Argo: ``failed > failureLimit``)."""
+        return self.config.enabled & (self.failures > self.config.failure_limit)
+
+    def status(self, replication: int) -> AnalysisStatus:
+        return AnalysisStatus(
+            measurements=int(self.measurements[replication]),
+            failures=int(self.failures[replication]),
+            inconclusive=int(self.inconclusive[replication]),
+            failure_limit=self.config.failure_limit,
+            enabled=self.config.enabled,
+        )
 
     def measure(self, log: TelemetryLog) -> None:
-        """Take one measurement of the canary over the window; no traffic means no measurement."""
-        if not self.config.enabled or self._status.failed:
+        """One measurement of each canary over the window; no traffic means no measurement."""
+        if not self.config.enabled:
             return
-        canary = log.window(self._scrapes)[CANARY]
-        if canary[REQUESTS] == 0:
-            return
-        s = self._status
-        if canary[REQUESTS] < self.config.min_requests:
-            self._status = replace(s, measurements=s.measurements + 1, inconclusive=s.inconclusive + 1)
-        elif self._fails(canary):
-            self._status = replace(s, measurements=s.measurements + 1, failures=s.failures + 1)
-        else:
-            self._status = replace(s, measurements=s.measurements + 1)
-
-    def _fails(self, canary: np.ndarray) -> bool:
-        error_rate = canary[ERRORS] / canary[REQUESTS]
-        slow_rate = canary[SLOW] / canary[REQUESTS]
-        limit = self.config.max_slow_rate
-        return error_rate > self.config.max_error_rate or (limit is not None and slow_rate > limit)
+        canary = log.window(self._scrapes)[:, CANARY]
+        requests = canary[:, REQUESTS]
+        measured = (requests > 0) & ~self.failed
+        too_few = measured & (requests < self.config.min_requests)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fails = canary[:, ERRORS] / requests > self.config.max_error_rate
+            if self.config.max_slow_rate is not None:
+                fails |= canary[:, SLOW] / requests > self.config.max_slow_rate
+        self.measurements += measured
+        self.inconclusive += too_few
+        self.failures += measured & ~too_few & fails
 
 
 class ServiceAlertRule:
     """Service-wide error rate above a threshold for a while (a Prometheus alert with ``for``)."""
 
-    def __init__(self, config: ServiceAlert, scrape_interval: float) -> None:
+    def __init__(self, config: ServiceAlert, scrape_interval: float, replications: int) -> None:
         self.config = config
         self._scrapes = scrapes_in(config.window, scrape_interval)
-        self._pending_since: float | None = None
+        self._pending_since = np.full(replications, np.nan)
 
-    def evaluate(self, log: TelemetryLog, now: float) -> bool:
-        """True when the alert fires at ``now``."""
+    def evaluate(self, log: TelemetryLog, now: float) -> np.ndarray:
+        """Per replication: does the alert fire at ``now``."""
         if not self.config.enabled:
-            return False
-        total = log.window(self._scrapes).sum(axis=0)
-        breached = total[REQUESTS] > 0 and total[ERRORS] / total[REQUESTS] > self.config.max_error_rate
-        if not breached:
-            self._pending_since = None
-            return False
-        if self._pending_since is None:
-            self._pending_since = now
-        return now - self._pending_since >= self.config.for_
+            return np.zeros(len(self._pending_since), dtype=bool)
+        total = log.window(self._scrapes).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            breached = (total[:, REQUESTS] > 0) & (total[:, ERRORS] / total[:, REQUESTS] > self.config.max_error_rate)
+        self._pending_since[~breached] = np.nan
+        self._pending_since[breached & np.isnan(self._pending_since)] = now
+        return breached & (now - self._pending_since >= self.config.for_)
 
 
 class ReportQueue:
-    """User reports in arrival order; support escalates at the k-th report."""
+    """The k earliest user reports of each replication; support escalates at the k-th.
 
-    def __init__(self, config: UserReports) -> None:
+    Only the k earliest reports can decide the escalation time, so only they
+    are kept: an (R, k) array, +inf where no report has arrived yet.
+    """
+
+    def __init__(self, config: UserReports, replications: int) -> None:
         self.config = config
-        self._times: list[float] = []
+        self._earliest = np.full((replications, config.reports_needed), np.inf)
+        self.changed: set[int] = set()
 
-    def add_harm(self, users: int, start: float, end: float, rng: np.random.Generator) -> None:
+    def add_harm(self, users: np.ndarray, start: float, end: float, rng: np.random.Generator) -> None:
         """Users first harmed in ``[start, end)`` each report with some probability, after a delay.
 
         A report is known to the engine only once the span is drawn, so its
         time is clamped to ``end``: at most one control interval late.
         """
-        if not self.config.enabled or users == 0:
+        if not self.config.enabled or not users.any():
             return
-        reporters = int(rng.binomial(users, self.config.report_probability))
-        if reporters == 0:
+        reporters = rng.binomial(users, self.config.report_probability)
+        total = int(reporters.sum())
+        if total == 0:
             return
-        harmed_at = start + (end - start) * rng.random(reporters)
-        arrive = np.maximum(harmed_at + rng.exponential(self.config.delay, reporters), end)
-        for time in arrive.tolist():
-            heapq.heappush(self._times, time)
-
-    def escalation_time(self) -> float | None:
-        """When the k-th report arrives, given the reports known so far."""
+        harmed_at = start + (end - start) * rng.random(total)
+        arrive = np.maximum(harmed_at + rng.exponential(self.config.delay, total), end)
+        # Scatter each replication's reports into a padded (R, most) array.
+        rows = np.repeat(np.arange(len(reporters)), reporters)
+        columns = np.arange(total) - np.repeat(np.cumsum(reporters) - reporters, reporters)
+        padded = np.full((len(reporters), int(reporters.max())), np.inf)
+        padded[rows, columns] = arrive
         k = self.config.reports_needed
-        if len(self._times) < k:
-            return None
-        return heapq.nsmallest(k, self._times)[-1]
+        merged = np.concatenate([self._earliest, padded], axis=1)
+        earliest = np.sort(np.partition(merged, k - 1, axis=1)[:, :k], axis=1)
+        self.changed.update(np.flatnonzero(earliest[:, -1] != self._earliest[:, -1]).tolist())
+        self._earliest = earliest
+
+    def escalation_time(self, replication: int) -> float | None:
+        """When the k-th report arrives in a replication, given the reports known so far."""
+        time = float(self._earliest[replication, -1])
+        return None if math.isinf(time) else time

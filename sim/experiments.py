@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.catalog import resolve_scenario
-from sim.engine import run_replication
+from sim.engine import BLOCK_SIZE, run_block
 from sim.plugins import PluginError, strategy_factory
 from sim.population import build_cohorts
 from sim.results import Comparison, RunResult, StrategySummary
@@ -40,8 +40,8 @@ def _label(reference: str) -> str:
     return class_name if colon and path.endswith(".py") else reference
 
 
-def _seeds(seed: int, replications: int) -> list[np.random.SeedSequence]:
-    return np.random.SeedSequence(seed).spawn(replications)
+def _block_seeds(seed: int, blocks: int) -> list[np.random.SeedSequence]:
+    return np.random.SeedSequence(seed).spawn(blocks)
 
 
 def compare(
@@ -58,24 +58,28 @@ def compare(
     replications = scenario.replications if replications is None else replications
     if replications < 1:
         raise ScenarioError(f"replications must be at least 1, got {replications}")
-    specs = select_strategies(scenario, strategies)
-    factories = {spec.name: strategy_factory(spec) for spec in specs}
+    factories = {spec.name: strategy_factory(spec) for spec in select_strategies(scenario, strategies)}
     cohorts = build_cohorts(scenario)
     rows: list[dict] = []
     errors: dict[str, str] = {}
-    for index, child in enumerate(_seeds(seed, replications)):
+    blocks = -(-replications // BLOCK_SIZE)
+    for block, child in enumerate(_block_seeds(seed, blocks)):
+        first = block * BLOCK_SIZE
+        wanted = min(BLOCK_SIZE, replications - first)
         for name, make in factories.items():
             if name in errors:
                 continue
             try:
-                measures, _ = run_replication(scenario, cohorts, make, name, child)
+                measures, _ = run_block(scenario, cohorts, make, name, child)
             except PluginError as error:
                 errors[name] = str(error)
                 continue
-            rows.append({"replication": index, "strategy": name, **measures.as_dict()})
+            rows.extend(
+                {"replication": first + j, "strategy": name, **m.as_dict()} for j, m in enumerate(measures[:wanted])
+            )
         if progress:
-            progress(index + 1)
-    runs = pd.DataFrame(rows)
+            progress(first + wanted)
+    runs = pd.DataFrame(rows).sort_values(["replication"], kind="stable", ignore_index=True) if rows else pd.DataFrame()
     summaries = {
         name: StrategySummary.of(name, runs[runs["strategy"] == name]) for name in factories if name not in errors
     }
@@ -98,20 +102,24 @@ def run(
     replication: int = 0,
     strategies: Sequence[str] | None = None,
 ) -> RunResult:
-    """One replication of each strategy, with the timeline of every control step."""
+    """One replication of each strategy, with the timeline of every control step.
+
+    Replication k here is replication k of ``compare`` with the same seed.
+    """
     scenario = as_scenario(scenario)
     seed = scenario.seed if seed is None else seed
-    child = _seeds(seed, replication + 1)[replication]
+    block, traced = divmod(replication, BLOCK_SIZE)
+    child = _block_seeds(seed, block + 1)[block]
     cohorts = build_cohorts(scenario)
     factories = {spec.name: strategy_factory(spec) for spec in select_strategies(scenario, strategies)}
     measures, timelines, errors = [], [], {}
     for name, make in factories.items():
         try:
-            result, timeline = run_replication(scenario, cohorts, make, name, child, timeline=True)
+            results, timeline = run_block(scenario, cohorts, make, name, child, traced=traced)
         except PluginError as error:
             errors[name] = str(error)
             continue
-        measures.append({"strategy": name, **result.as_dict()})
+        measures.append({"strategy": name, **results[traced].as_dict()})
         frame = pd.DataFrame(timeline, columns=TIMELINE_COLUMNS)
         timelines.append(frame.assign(strategy=name))
     empty = pd.DataFrame(columns=[*TIMELINE_COLUMNS, "strategy"])

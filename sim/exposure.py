@@ -41,49 +41,58 @@ def _distinct(requests: np.ndarray, users: np.ndarray, rng: np.random.Generator)
 
 
 class Exposure:
-    """Band state per cohort: users, users never exposed, users never harmed."""
+    """Per replication, cohort and band: users never exposed and users never harmed.
 
-    def __init__(self, cohort_users: np.ndarray, unit: str) -> None:
+    Band edges are shared by all replications of a block (the union of the
+    thresholds any of them used), so users per band are one (C, bands) array;
+    the states are (R, C, bands).
+    """
+
+    def __init__(self, cohort_users: np.ndarray, replications: int, unit: str) -> None:
         if unit not in ("request", "user"):
             raise ValueError(f"exposure unit must be 'request' or 'user', got {unit!r}")
         self.unit = unit
         self._cohort_users = cohort_users.astype(np.int64)
         self._edges = [0, BUCKETS]
         self._users = self._cohort_users[:, None].copy()
-        self._unexposed = self._users.copy()
-        self._unharmed = self._users.copy()
+        self._unexposed = np.broadcast_to(self._users, (replications, *self._users.shape)).copy()
+        self._unharmed = self._unexposed.copy()
 
     @property
-    def exposed_users(self) -> int:
-        return int((self._users - self._unexposed).sum())
+    def exposed_users(self) -> np.ndarray:
+        """Distinct users ever served by the new version, per replication."""
+        return (self._users - self._unexposed).sum(axis=(1, 2))
 
     @property
-    def harmed_users(self) -> int:
-        return int((self._users - self._unharmed).sum())
+    def harmed_users(self) -> np.ndarray:
+        """Distinct users ever harmed, per replication."""
+        return (self._users - self._unharmed).sum(axis=(1, 2))
 
-    def shares(self, weight: float, rng: np.random.Generator) -> np.ndarray:
-        """Probability that a request of each cohort lands in each band, shape (C, bands)."""
+    def shares(self, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Probability that a request lands in each band, shape (R, C, bands)."""
         if self.unit == "request":
-            return np.full_like(self._users, weight, dtype=float)
-        threshold = round(weight * BUCKETS)
-        self._split_at(threshold, rng)
-        inside = np.array(self._edges[1:]) <= threshold
+            return np.broadcast_to(weights[:, None, None], self._unexposed.shape).astype(float)
+        thresholds = np.rint(weights * BUCKETS).astype(np.int64)
+        for threshold in np.unique(thresholds):
+            self._split_at(int(threshold), rng)
+        inside = np.array(self._edges[1:])[None, :] <= thresholds[:, None]  # (R, bands)
         with np.errstate(divide="ignore", invalid="ignore"):
-            share = self._users / self._cohort_users[:, None]
-        return np.where(inside & (self._cohort_users[:, None] > 0), share, 0.0)
+            share = np.where(self._cohort_users[:, None] > 0, self._users / self._cohort_users[:, None], 0.0)
+        return np.where(inside[:, None, :], share[None, :, :], 0.0)
 
     def record(self, requests: np.ndarray, harmed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Update distinct users from new-version requests and harmed requests per band.
+        """Update distinct users from new-version requests and harmed requests, each (R, C, bands).
 
-        Returns the number of users harmed for the first time, per band.
+        Returns the number of users harmed for the first time, per replication.
         """
-        newly_harmed = np.zeros_like(harmed)
+        newly_harmed = np.zeros(len(harmed), dtype=np.int64)
         if harmed.any():
             hit = _distinct(harmed, self._users, rng)
-            newly_harmed = rng.hypergeometric(self._unharmed, self._users - self._unharmed, hit)
-            fresh = rng.hypergeometric(self._unexposed, self._unharmed - self._unexposed, newly_harmed)
+            first_harm = rng.hypergeometric(self._unharmed, self._users - self._unharmed, hit)
+            fresh = rng.hypergeometric(self._unexposed, self._unharmed - self._unexposed, first_harm)
             self._unexposed -= fresh
-            self._unharmed -= newly_harmed
+            self._unharmed -= first_harm
+            newly_harmed = first_harm.sum(axis=(1, 2))
         # Harmed and unharmed requests of a user are independent (Poisson
         # thinning), so the unharmed ones land on users regardless of harm.
         hit = _distinct(requests - harmed, self._users, rng)
@@ -91,29 +100,23 @@ class Exposure:
         return newly_harmed
 
     def _split_at(self, threshold: int, rng: np.random.Generator) -> None:
-        """Make ``threshold`` a band edge; split the band that contains it."""
+        """Make ``threshold`` a band edge; split the band that contains it in every replication."""
         if threshold in self._edges:
             return
         band = int(np.searchsorted(self._edges, threshold)) - 1
-        low = self._edges[band]
         # Users are spread over buckets as evenly as integers allow, so the
         # count below any threshold is deterministic and nested.
-        below = self._cohort_users * threshold // BUCKETS - self._cohort_users * low // BUCKETS
-        left = np.stack([self._split_state(c, band, below[c], rng) for c in range(len(below))])
+        below = self._cohort_users * threshold // BUCKETS - self._cohort_users * self._edges[band] // BUCKETS
+        users = self._users[:, band]
+        unharmed, unexposed = self._unharmed[:, :, band], self._unexposed[:, :, band]
+        # Which of the band's users fall below: a random subset, so its mix of
+        # harmed / exposed / unexposed users is hypergeometric.
+        unharmed_below = rng.hypergeometric(unharmed, users - unharmed, np.broadcast_to(below, unharmed.shape))
+        unexposed_below = rng.hypergeometric(unexposed, unharmed - unexposed, unharmed_below)
         self._edges.insert(band + 1, threshold)
-        for name, column in zip(("_users", "_unexposed", "_unharmed"), left.T, strict=True):
-            whole = getattr(self, name)
-            setattr(self, name, np.insert(whole, band, column, axis=1))
-            getattr(self, name)[:, band + 1] -= column
-
-    def _split_state(self, cohort: int, band: int, below: int, rng: np.random.Generator) -> np.ndarray:
-        """Users, unexposed and unharmed among ``below`` users taken at random from a band."""
-        users = int(self._users[cohort, band])
-        unexposed = int(self._unexposed[cohort, band])
-        unharmed = int(self._unharmed[cohort, band])
-        if below == users or unexposed == users:
-            return np.array([below, min(below, unexposed), min(below, unharmed)])
-        # Three kinds in the band: harmed, exposed-unharmed, unexposed.
-        colors = np.array([users - unharmed, unharmed - unexposed, unexposed])
-        drawn = rng.multivariate_hypergeometric(colors, below)
-        return np.array([below, drawn[2], drawn[1] + drawn[2]])
+        self._users = np.insert(self._users, band, below, axis=1)
+        self._users[:, band + 1] -= below
+        for name, part in (("_unharmed", unharmed_below), ("_unexposed", unexposed_below)):
+            whole = np.insert(getattr(self, name), band, part, axis=2)
+            whole[:, :, band + 1] -= part
+            setattr(self, name, whole)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,24 +52,25 @@ def _since(event: float | None, onset: float | None) -> float | None:
     return max(0.0, event - onset)
 
 
-def measure(world: World) -> RunMeasures:
-    plane, scenario = world.plane, world.scenario
-    onset = plane.onset
-    harmed = plane.exposure.harmed_users
+def measure(world: World, replication: int) -> RunMeasures:
+    """The measures of one replication of a block, as they stand now."""
+    plane, scenario, r = world.plane, world.scenario, replication
+    onset = None if math.isnan(plane.onset[r]) else float(plane.onset[r])
+    harmed = int(plane.exposure.harmed_users[r])
     return RunMeasures(
-        outcome=outcome_of(scenario.healthy, world.rollback_at is not None, world.done_at is not None),
-        detected_by=world.detected_by,
+        outcome=outcome_of(scenario.healthy, world.rollback_at[r] is not None, world.done_at[r] is not None),
+        detected_by=world.detected_by[r],
         onset_s=onset,
-        detection_s=world.detection_at,
-        mitigation_s=world.mitigation_at,
-        ttd_s=_since(world.detection_at, onset),
-        ttm_s=_since(world.mitigation_at, onset),
-        rollout_duration_s=world.done_at,
+        detection_s=world.detection_at[r],
+        mitigation_s=world.mitigation_at[r],
+        ttd_s=_since(world.detection_at[r], onset),
+        ttm_s=_since(world.mitigation_at[r], onset),
+        rollout_duration_s=world.done_at[r],
         blast_radius_users=harmed,
         blast_radius_share=harmed / world.population,
-        blast_radius_requests=plane.harmed_requests,
-        exposed_users=plane.exposure.exposed_users,
-        new_requests=plane.new_requests,
-        requests=plane.requests,
+        blast_radius_requests=int(plane.harmed_requests[r]),
+        exposed_users=int(plane.exposure.exposed_users[r]),
+        new_requests=int(plane.new_requests[r]),
+        requests=int(plane.requests[r]),
         end_s=world.env.now,
     )

@@ -18,17 +18,20 @@ REQUESTS, ERRORS, SLOW = 0, 1, 2
 
 
 def stats(counts: np.ndarray, version: int) -> VersionStats:
-    """VersionStats of one version from a (2, 3) array of counts."""
+    """VersionStats of one version from one replication's (2, 3) array of counts."""
     row = counts[version]
     return VersionStats(int(row[REQUESTS]), int(row[ERRORS]), int(row[SLOW]))
 
 
 class TelemetryLog:
-    """The scrapes detectors have received, kept only as far back as a window needs."""
+    """The scrapes detectors have received, kept only as far back as a window needs.
 
-    def __init__(self, longest_window_scrapes: int) -> None:
+    Snapshots are (R, 2, 3): replication x version x (requests, errors, slow).
+    """
+
+    def __init__(self, replications: int, longest_window_scrapes: int) -> None:
         self._snapshots: deque[np.ndarray] = deque(maxlen=longest_window_scrapes + 1)
-        self._snapshots.append(np.zeros((2, 3), dtype=np.int64))
+        self._snapshots.append(np.zeros((replications, 2, 3), dtype=np.int64))
 
     @property
     def latest(self) -> np.ndarray:
@@ -38,6 +41,6 @@ class TelemetryLog:
         self._snapshots.append(snapshot)
 
     def window(self, scrapes: int) -> np.ndarray:
-        """Counts over the last ``scrapes`` scrapes (fewer if not yet received), shape (2, 3)."""
+        """Counts over the last ``scrapes`` scrapes (fewer if not yet received), shape (R, 2, 3)."""
         back = min(scrapes, len(self._snapshots) - 1)
         return self._snapshots[-1] - self._snapshots[-1 - back]

@@ -13,30 +13,33 @@ import numpy as np
 
 from sim.population import CELL_SECONDS, Cohorts
 
-_BLOCK = 60  # cells drawn per numpy call: one simulated hour
+_CELLS_PER_DRAW = 60  # cells drawn per numpy call: one simulated hour
 
 
 class TrafficClock:
-    """Hands out the requests of each cohort for consecutive time spans."""
+    """Hands out the requests of each replication and cohort for consecutive time spans."""
 
-    def __init__(self, cohorts: Cohorts, cells: np.random.Generator, splits: np.random.Generator) -> None:
+    def __init__(
+        self, cohorts: Cohorts, replications: int, cells: np.random.Generator, splits: np.random.Generator
+    ) -> None:
         self._cohorts = cohorts
+        self._shape = (replications, cohorts.size)
         self._cells = cells
         self._splits = splits
-        self._block = np.zeros((0, cohorts.size), dtype=np.int64)
-        self._block_first = 0
+        self._drawn = np.zeros((0, *self._shape), dtype=np.int64)
+        self._drawn_first = 0
         self._cell = -1
         self._cell_end = 0.0
         self._position = 0.0
-        self._left = np.zeros(cohorts.size, dtype=np.int64)
+        self._left = np.zeros(self._shape, dtype=np.int64)
 
     @property
     def position(self) -> float:
         return self._position
 
     def take(self, until: float) -> np.ndarray:
-        """Requests per cohort in ``[position, until)``; moves the position to ``until``."""
-        taken = np.zeros(self._cohorts.size, dtype=np.int64)
+        """Requests per replication and cohort in ``[position, until)``; moves the position there."""
+        taken = np.zeros(self._shape, dtype=np.int64)
         while until >= self._cell_end:
             taken += self._left
             self._enter_next_cell()
@@ -50,11 +53,12 @@ class TrafficClock:
 
     def _enter_next_cell(self) -> None:
         self._cell += 1
-        offset = self._cell - self._block_first
-        if offset >= len(self._block):
-            self._block_first = self._cell
-            self._block = self._cells.poisson(self._cohorts.cell_means(self._cell, _BLOCK))
+        offset = self._cell - self._drawn_first
+        if offset >= len(self._drawn):
+            self._drawn_first = self._cell
+            means = self._cohorts.cell_means(self._cell, _CELLS_PER_DRAW)[:, None, :]
+            self._drawn = self._cells.poisson(np.broadcast_to(means, (_CELLS_PER_DRAW, *self._shape)))
             offset = 0
-        self._left = self._block[offset].copy()
+        self._left = self._drawn[offset].copy()
         self._position = self._cell * CELL_SECONDS
         self._cell_end = self._position + CELL_SECONDS

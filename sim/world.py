@@ -1,8 +1,10 @@
-"""The state of one run that the control-plane processes share.
+"""The shared state of a block of replications of one strategy.
 
 The simpy processes in ``sim.engine`` own time; this object owns state: the
-data plane, the detectors, the telemetry the detectors received, and the
-rollout's progress (decisions, alarms, rollback, completion).
+data plane, the detectors and the telemetry they received (all with one entry
+per replication), and each replication's progress (decisions, alarms,
+rollback, completion). Replications of a block share the clock and the random
+streams, so one numpy call advances all of them.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import simpy
 from sim.contract import Observation
 from sim.dataplane import DataPlane, Streams
 from sim.detectors import AnalysisJudge, ReportQueue, ServiceAlertRule, scrapes_in
+from sim.measures import RunMeasures, measure
 from sim.population import Cohorts
 from sim.scenario import Scenario
-from sim.telemetry import CANARY, STABLE, TelemetryLog, stats
+from sim.telemetry import CANARY, ERRORS, STABLE, TelemetryLog, stats
 
 TIMELINE_COLUMNS = (
     "time_s",
@@ -31,84 +34,106 @@ TIMELINE_COLUMNS = (
 
 
 class World:
-    """Everything one replication of one strategy knows and has done."""
+    """Everything the replications of one block know and have done."""
 
     def __init__(
-        self, env: simpy.Environment, scenario: Scenario, cohorts: Cohorts, unit: str, streams: Streams
+        self,
+        env: simpy.Environment,
+        scenario: Scenario,
+        cohorts: Cohorts,
+        replications: int,
+        unit: str,
+        streams: Streams,
+        traced: int | None = None,
     ) -> None:
         self.env = env
         self.scenario = scenario
+        self.replications = replications
         self.population = cohorts.population
-        self.plane = DataPlane(scenario, cohorts, unit, streams)
+        self.plane = DataPlane(scenario, cohorts, replications, unit, streams)
         self.people = streams.people
         interval = scenario.telemetry.scrape_interval
         detection = scenario.detection
-        self.analysis = AnalysisJudge(detection.analysis, interval)
-        self.service_alert = ServiceAlertRule(detection.service_alert, interval)
-        self.reports = ReportQueue(detection.user_reports)
+        self.analysis = AnalysisJudge(detection.analysis, interval, replications)
+        self.service_alert = ServiceAlertRule(detection.service_alert, interval, replications)
+        self.reports = ReportQueue(detection.user_reports, replications)
         longest = max(detection.analysis.window, detection.service_alert.window)
-        self.log = TelemetryLog(scrapes_in(longest, interval))
-        self.finished = env.event()
-        self.decisions = 0
-        self.done_at: float | None = None
-        self.rollback_at: float | None = None
-        self.detection_at: float | None = None
-        self.detected_by: str | None = None
-        self.mitigation_at: float | None = None
-        self._seen_at_decision = np.zeros((2, 3), dtype=np.int64)
-        self.timeline: list[tuple] | None = None
+        self.log = TelemetryLog(replications, scrapes_in(longest, interval))
+        self.all_finished = env.event()
+        self.measures: list[RunMeasures | None] = [None] * replications
+        self.decisions = np.zeros(replications, dtype=np.int64)
+        self.done_at: list[float | None] = [None] * replications
+        self.rollback_at: list[float | None] = [None] * replications
+        self.detection_at: list[float | None] = [None] * replications
+        self.detected_by: list[str | None] = [None] * replications
+        self.mitigation_at: list[float | None] = [None] * replications
+        self.responding: set[tuple[int, str]] = set()  # (replication, detector) with a responder on its way
+        self._seen_at_decision = np.zeros((replications, 2, 3), dtype=np.int64)
+        self._unfinished = replications
+        self.traced = traced
+        self.timeline: list[tuple] = []
 
-    @property
-    def deciding(self) -> bool:
+    def finished(self, replication: int) -> bool:
+        return self.measures[replication] is not None
+
+    def deciding(self, replication: int) -> bool:
         """The strategy is still in charge: no rollback, not done, not finished."""
-        return self.rollback_at is None and self.done_at is None and not self.finished.triggered
+        return (
+            self.rollback_at[replication] is None
+            and self.done_at[replication] is None
+            and not self.finished(replication)
+        )
 
-    def advance(self, event: str = "") -> None:
-        """Bring the data plane up to now; a timeline row shows the state from now on."""
-        self._advance_plane()
-        self._record(event)
+    def advance(self, replication: int | None = None, event: str = "") -> None:
+        """Bring the data plane up to now; a timeline row (if traced) shows the state from now on."""
+        if self.env.now > self.plane.position:
+            span = self.plane.advance(self.env.now)
+            # People notice harm done to them and may report it later.
+            self.reports.add_harm(span.newly_harmed_users, span.start, span.end, self.people)
+        if self.traced is not None and replication in (None, self.traced):
+            self._record(event)
 
-    def set_weight(self, weight: float, event: str = "") -> None:
-        self._advance_plane()
-        self.plane.set_weight(weight)
-        self._record(event or f"weight {weight:g}")
+    def set_weight(self, replication: int, weight: float, event: str = "") -> None:
+        self.advance()
+        self.plane.set_weight(replication, weight)
+        if replication == self.traced:
+            self._record(event or f"weight {weight:g}")
 
-    def _advance_plane(self) -> None:
-        span = self.plane.advance(self.env.now)
-        # People notice harm done to them and may report it later.
-        self.reports.add_harm(span.newly_harmed_users, span.start, span.end, self.people)
-
-    def observe(self) -> Observation:
-        seen = self.log.latest - self._seen_at_decision
-        self._seen_at_decision = self.log.latest
-        self.decisions += 1
+    def observe(self, replication: int) -> Observation:
+        latest = self.log.latest[replication]
+        seen = latest - self._seen_at_decision[replication]
+        self._seen_at_decision[replication] = latest
+        self.decisions[replication] += 1
         return Observation(
             now=self.env.now,
-            weight=self.plane.weight,
-            decisions=self.decisions - 1,
-            analysis=self.analysis.status,
+            weight=float(self.plane.weights[replication]),
+            decisions=int(self.decisions[replication]) - 1,
+            analysis=self.analysis.status(replication),
             canary=stats(seen, CANARY),
             stable=stats(seen, STABLE),
         )
 
-    def finish(self) -> None:
-        if not self.finished.triggered:
-            self.finished.succeed()
+    def finish(self, replication: int) -> None:
+        """Freeze a replication's measures; the block ends when every replication has."""
+        if self.finished(replication):
+            return
+        self.measures[replication] = measure(self, replication)
+        self._unfinished -= 1
+        if self._unfinished == 0:
+            self.all_finished.succeed()
 
     def _record(self, event: str) -> None:
-        if self.timeline is None:
-            return
-        plane = self.plane
+        plane, r = self.plane, self.traced
         self.timeline.append(
             (
                 self.env.now,
-                plane.weight,
-                plane.requests,
-                plane.new_requests,
-                int(plane.counters[CANARY, 1]),
-                plane.harmed_requests,
-                plane.exposure.exposed_users,
-                plane.exposure.harmed_users,
+                float(plane.weights[r]),
+                int(plane.requests[r]),
+                int(plane.new_requests[r]),
+                int(plane.counters[r, CANARY, ERRORS]),
+                int(plane.harmed_requests[r]),
+                int(plane.exposure.exposed_users[r]),
+                int(plane.exposure.harmed_users[r]),
                 event,
             )
         )

@@ -52,8 +52,18 @@ def test_strategies_see_the_same_traffic() -> None:
 def test_traffic_totals_do_not_depend_on_where_control_events_fall() -> None:
     cohorts = build_cohorts(make_scenario())
     seed = np.random.SeedSequence(9)
-    coarse = TrafficClock(cohorts, Streams.of(seed).cells, Streams.of(seed).splits)
-    fine = TrafficClock(cohorts, Streams.of(seed).cells, np.random.default_rng(123))
+    coarse = TrafficClock(cohorts, 8, Streams.of(seed).cells, Streams.of(seed).splits)
+    fine = TrafficClock(cohorts, 8, Streams.of(seed).cells, np.random.default_rng(123))
     for end in (600.0, 1800.0):
         many_steps = sum(fine.take(float(t)) for t in np.arange(fine.position + 7.3, end, 7.3))
         assert (many_steps + fine.take(end) == coarse.take(end)).all()
+
+
+def test_replication_k_of_run_is_row_k_of_compare_whatever_the_count() -> None:
+    many = sim.compare("default", replications=70, strategies=["canary"]).runs.set_index("replication")
+    few = sim.compare("default", replications=10, strategies=["canary"]).runs.set_index("replication")
+    assert many.loc[:9].equals(few)
+    one = sim.run("default", replication=66, strategies=["canary"]).measures.iloc[0]
+    row = many.loc[66]
+    for column in ("blast_radius_users", "blast_radius_requests", "exposed_users", "detection_s", "outcome"):
+        assert one[column] == row[column]
