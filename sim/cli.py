@@ -6,6 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -15,10 +16,20 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from sim.catalog import bundled_scenarios, resolve_scenario
 from sim.durations import parse_duration
+from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run
+from sim.grid import axes_from_table, parse_axis
 from sim.plugins import PluginError, installed_strategies, strategy_factory
-from sim.render import comparison_table, measures_table, outcome_table, timeline_table
+from sim.render import (
+    comparison_table,
+    frontier_table,
+    measures_table,
+    outcome_table,
+    sweep_summary_table,
+    timeline_table,
+)
 from sim.scenario import ScenarioError, load_scenario, scenario_json_schema
+from sim.sweeps import pareto_frontier, plan_sweep, run_sweep, sweep_table, write_table
 
 BAD_INPUT = 2
 DETECTORS = {
@@ -51,6 +62,9 @@ strategy_option = click.option(
     metavar="NAME",
     help="Run only these (repeatable): a strategy of the scenario, an installed one, or path/file.py:Class.",
 )
+workers_option = click.option(
+    "--workers", type=click.IntRange(min=1), help="Local worker processes (default: all cores; results never change)."
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON document (docs/json.md).")
 scenario_argument = click.argument("scenario", required=False)
 
@@ -66,23 +80,30 @@ def cli() -> None:
 @seed_option
 @click.option("--replications", "-n", type=click.IntRange(min=1), help="Replications (default: the scenario's).")
 @strategy_option
+@workers_option
 @json_option
 @_friendly
 def compare_command(
-    scenario: str | None, seed: int | None, replications: int | None, strategies: tuple[str, ...], as_json: bool
+    scenario: str | None,
+    seed: int | None,
+    replications: int | None,
+    strategies: tuple[str, ...],
+    workers: int | None,
+    as_json: bool,
 ) -> None:
     """Compare strategies over many replications (SCENARIO: a file or a bundled name; default: default)."""
     loaded = as_scenario(scenario)
     total = replications or loaded.replications
     console = Console(stderr=True)
     with _progress_bar(console) as bar:
-        task = bar.add_task("replications", total=total)
+        task = bar.add_task("runs", total=None)
         result = compare(
             loaded,
             seed=seed,
             replications=total,
             strategies=strategies,
-            progress=lambda done: bar.update(task, completed=done),
+            progress=lambda done, runs: bar.update(task, completed=done, total=runs),
+            workers=workers,
         )
     for name, message in result.errors.items():
         click.echo(f"rollout-sim: strategy {name} failed: {message}", err=True)
@@ -158,6 +179,72 @@ def _thin(frame: pd.DataFrame, spacing: float | None) -> pd.DataFrame:
         bucket = (frame["time_s"] // spacing).astype(int)
         keep |= bucket != bucket.shift()
     return frame[keep]
+
+
+@cli.command("sweep")
+@scenario_argument
+@click.option(
+    "--grid", "grids", multiple=True, metavar="PATH=V1,V2", help="A grid axis (repeatable); replaces [sweep]."
+)
+@seed_option
+@click.option("--replications", "-n", type=click.IntRange(min=1), help="Replications per grid point.")
+@workers_option
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786.")
+@click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True, help="Output folder.")
+@_friendly
+def sweep_command(
+    scenario: str | None,
+    grids: tuple[str, ...],
+    seed: int | None,
+    replications: int | None,
+    workers: int | None,
+    executor: str,
+    scheduler: str | None,
+    out: str,
+) -> None:
+    """Run every strategy at every point of a parameter grid; resumable; writes Parquet and CSV."""
+    loaded = as_scenario(scenario)
+    axes = [parse_axis(option) for option in grids] or axes_from_table(loaded.sweep.grid if loaded.sweep else {})
+    if not axes:
+        raise ScenarioError(f"{loaded.name}: no grid: give --grid PATH=V1,V2 or a [sweep] table")
+    sweep = loaded.sweep
+    replications = replications or (sweep.replications if sweep and sweep.replications else loaded.replications)
+    plan = plan_sweep(loaded, axes, loaded.seed if seed is None else seed, replications, Path(out))
+    console = Console(stderr=True)
+    done = len(plan.done())
+    console.print(
+        f"sweep: {len(plan.points)} points, {len(plan.items)} scenario variants "
+        f"({done} already done) x {replications} replications -> {plan.directory}"
+    )
+    run_executor = make_executor(executor, workers, scheduler)
+    try:
+        with _progress_bar(console) as bar:
+            task = bar.add_task("tasks", total=None)
+            errors = run_sweep(plan, run_executor, lambda n, total: bar.update(task, completed=n, total=total))
+    except KeyboardInterrupt:
+        saved = len(plan.done())
+        console.print(
+            f"interrupted: {saved} of {len(plan.items)} variants saved in {plan.directory}; "
+            "run the same command again to finish the rest"
+        )
+        sys.exit(130)
+    for name, message in errors.items():
+        click.echo(f"rollout-sim: strategy {name} failed: {message}", err=True)
+    table = sweep_table(plan)
+    parquet, csv = write_table(table, Path(out), loaded.name)
+    _print_sweep(table, axes)
+    console.print(f"wrote {parquet} and {csv}")
+    if errors:
+        sys.exit(1)
+
+
+def _print_sweep(table: pd.DataFrame, axes: list) -> None:
+    out = Console()
+    out.print(sweep_summary_table(table, [axis.path for axis in axes]))
+    if (table["release"] == "defective").any():
+        group_axes = [axis.path for axis in axes if not axis.is_strategy]
+        out.print(frontier_table(pareto_frontier(table, axes), group_axes))
 
 
 @cli.command("validate")

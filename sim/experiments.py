@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -10,14 +10,15 @@ import pandas as pd
 
 from sim.catalog import resolve_scenario
 from sim.engine import BLOCK_SIZE, run_block
+from sim.executors import Executor, LocalExecutor, Outcome, Task, block_seed
 from sim.plugins import PluginError, strategy_factory
 from sim.population import build_cohorts
 from sim.results import Comparison, RunResult, StrategySummary
 from sim.scenario import Scenario, ScenarioError, StrategySpec, load_scenario
 from sim.world import TIMELINE_COLUMNS
 
-Progress = Callable[[int], None]
-"""Called with the number of replications finished so far."""
+Progress = Callable[[int, int], None]
+"""Called with the runs (replication x strategy) finished so far and the total."""
 
 
 def as_scenario(scenario: Scenario | str | Path | None) -> Scenario:
@@ -41,7 +42,45 @@ def _label(reference: str) -> str:
 
 
 def _block_seeds(seed: int, blocks: int) -> list[np.random.SeedSequence]:
-    return np.random.SeedSequence(seed).spawn(blocks)
+    return [block_seed(seed, block) for block in range(blocks)]
+
+
+def comparison_tasks(
+    scenario: Scenario, specs: Sequence[StrategySpec], seed: int, replications: int, key: object = None
+) -> list[Task]:
+    """Every strategy on every block that holds one of the first ``replications`` replications."""
+    blocks = -(-replications // BLOCK_SIZE)
+    return [
+        Task(scenario, spec, seed, block, min(BLOCK_SIZE, replications - block * BLOCK_SIZE), key)
+        for block in range(blocks)
+        for spec in specs
+    ]
+
+
+def collect(outcomes: Iterable[Outcome], progress: Progress | None = None, total: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Rows of finished tasks as one DataFrame in replication order, and the first error per strategy."""
+    rows: dict[tuple[int, int], list[dict]] = {}
+    errors: dict[str, tuple[int, str]] = {}
+    order: dict[str, int] = {}
+    done = 0
+    for outcome in outcomes:
+        task = outcome.task
+        order.setdefault(task.spec.name, len(order))
+        if outcome.error is not None:
+            # Completion order varies between executors; report the error of the earliest block.
+            if task.spec.name not in errors or task.block < errors[task.spec.name][0]:
+                errors[task.spec.name] = (task.block, outcome.error)
+        else:
+            rows[(task.block, task.spec.name)] = [{"strategy": task.spec.name, **row} for row in outcome.rows]
+        done += task.keep
+        if progress:
+            progress(done, total)
+    ordered = [row for key in sorted(rows) for row in rows[key]]
+    frame = pd.DataFrame(ordered)
+    if len(frame):
+        frame = frame[["replication", *[c for c in frame.columns if c != "replication"]]]
+        frame = frame.sort_values("replication", kind="stable", ignore_index=True)
+    return frame, {name: error for name, (_, error) in errors.items()}
 
 
 def compare(
@@ -51,48 +90,46 @@ def compare(
     replications: int | None = None,
     strategies: Sequence[str] | None = None,
     progress: Progress | None = None,
+    workers: int | None = None,
+    executor: Executor | None = None,
 ) -> Comparison:
-    """Run every strategy on the same replications (common random numbers) and summarise them."""
+    """Run every strategy on the same replications (common random numbers) and summarise them.
+
+    ``workers``: local processes (default: all cores; small jobs stay in this
+    process). ``executor`` overrides it (e.g. a Dask executor). The numbers
+    never depend on either.
+    """
     scenario = as_scenario(scenario)
     seed = scenario.seed if seed is None else seed
     replications = scenario.replications if replications is None else replications
     if replications < 1:
         raise ScenarioError(f"replications must be at least 1, got {replications}")
-    factories = {spec.name: strategy_factory(spec) for spec in select_strategies(scenario, strategies)}
-    cohorts = build_cohorts(scenario)
-    rows: list[dict] = []
-    errors: dict[str, str] = {}
-    blocks = -(-replications // BLOCK_SIZE)
-    for block, child in enumerate(_block_seeds(seed, blocks)):
-        first = block * BLOCK_SIZE
-        wanted = min(BLOCK_SIZE, replications - first)
-        for name, make in factories.items():
-            if name in errors:
-                continue
-            try:
-                measures, _ = run_block(scenario, cohorts, make, name, child)
-            except PluginError as error:
-                errors[name] = str(error)
-                continue
-            rows.extend(
-                {"replication": first + j, "strategy": name, **m.as_dict()} for j, m in enumerate(measures[:wanted])
-            )
-        if progress:
-            progress(first + wanted)
-    runs = pd.DataFrame(rows).sort_values(["replication"], kind="stable", ignore_index=True) if rows else pd.DataFrame()
-    summaries = {
-        name: StrategySummary.of(name, runs[runs["strategy"] == name]) for name in factories if name not in errors
-    }
+    specs = select_strategies(scenario, strategies)
+    for spec in specs:
+        strategy_factory(spec)  # bad names and params are bad input: fail before any work
+    tasks = comparison_tasks(scenario, specs, seed, replications)
+    executor = executor or LocalExecutor(workers)
+    runs, errors = collect(executor.run(tasks, len(tasks)), progress, replications * len(specs))
+    order = [spec.name for spec in specs if spec.name not in errors]
+    runs = _strategy_order(runs, order)
     return Comparison(
         scenario=scenario.name,
         seed=seed,
         replications=replications,
-        population=cohorts.population,
+        population=build_cohorts(scenario).population,
         healthy=scenario.healthy,
         runs=runs,
-        summaries=summaries,
+        summaries={name: StrategySummary.of(name, runs[runs["strategy"] == name]) for name in order},
         errors=errors,
     )
+
+
+def _strategy_order(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Within each replication, strategies in the scenario's order."""
+    if not len(runs):
+        return runs
+    rank = runs["strategy"].map({name: i for i, name in enumerate(order)})
+    return runs.assign(_rank=rank).sort_values(["replication", "_rank"], ignore_index=True).drop(columns="_rank")
 
 
 def run(

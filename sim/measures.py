@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class RunMeasures:
     end_s: float
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(self.__dict__)  # dataclasses.asdict deep-copies; these fields are all scalars
 
 
 def outcome_of(healthy: bool, rolled_back: bool, done: bool) -> str:

@@ -7,12 +7,13 @@ under a private module name, so a user's ``strategies.py`` never shadows ours.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from sim.contract import Strategy
@@ -25,16 +26,22 @@ class PluginError(RuntimeError):
     """A strategy cannot be found, built, or run; the message names it."""
 
 
+@functools.cache
+def _entry_points() -> tuple[EntryPoint, ...]:
+    # Scanning installed distributions takes milliseconds; a sweep asks thousands of times.
+    return tuple(sorted(entry_points(group=GROUP), key=lambda ep: ep.name))
+
+
 def installed_strategies() -> dict[str, str]:
     """Installed strategy names and where they come from (``module:Class``), without importing them."""
-    return {ep.name: ep.value for ep in sorted(entry_points(group=GROUP), key=lambda ep: ep.name)}
+    return {ep.name: ep.value for ep in _entry_points()}
 
 
 def load_strategy_class(reference: str) -> type:
     """The class for an installed name or for ``path/to/file.py:ClassName``."""
     if ":" in reference and reference.split(":", 1)[0].endswith(".py"):
         return _load_from_path(reference)
-    found = [ep for ep in entry_points(group=GROUP) if ep.name == reference]
+    found = [ep for ep in _entry_points() if ep.name == reference]
     if not found:
         names = ", ".join(installed_strategies()) or "none (is rollout-sim installed?)"
         raise PluginError(f"unknown strategy {reference!r}; installed: {names}")

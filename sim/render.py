@@ -122,3 +122,49 @@ def _measure_text(metric: str, value: object) -> str:
     if isinstance(value, (int, float)):
         return f"{value:,}"
     return str(value)
+
+
+def sweep_summary_table(table: pd.DataFrame, axes: list[str], limit: int = 40) -> Table:
+    """Per grid point and strategy: users harmed and time to detect (defective), rollout time (healthy)."""
+    wanted = {
+        ("defective", "blast_radius_users"): ("users harmed", _count),
+        ("defective", "ttd_s"): ("time to detect", format_duration),
+        ("healthy", "rollout_duration_s"): ("rollout time", format_duration),
+        ("healthy", "outcome_false_rollback"): ("false rollbacks", _percent),
+    }
+    rows = table[[(r, m) in wanted for r, m in zip(table["release"], table["measure"], strict=True)]]
+    wide = rows.pivot_table(index=["point", "strategy"], columns=["release", "measure"], values="mean", sort=False)
+    points = table.drop_duplicates("point").set_index("point")[axes]
+    shown = Table(title=f"sweep: {table['point'].nunique()} points (means)", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in [*map(axis_label, axes), "strategy"]:
+        shown.add_column(header)
+    present = [key for key in wanted if key in wide.columns]
+    for key in present:
+        shown.add_column(wanted[key][0], justify="right")
+    for (point, strategy), values in list(wide.iterrows())[:limit]:
+        cells = [_measure_cell(values[key], wanted[key][1]) for key in present]
+        shown.add_row(*(str(v) for v in points.loc[point]), strategy, *cells)
+    if len(wide) > limit:
+        shown.caption = f"first {limit} of {len(wide)} rows; the whole table is in the Parquet and CSV files"
+    return shown
+
+
+def axis_label(path: str) -> str:
+    """Short column header for a grid path: ``canary.steps.0``, ``harm``."""
+    return path.removeprefix("strategies.") if path.startswith("strategies.") else path.rsplit(".", 1)[-1]
+
+
+def _measure_cell(value: float, fmt: Formatter) -> str:
+    return "-" if pd.isna(value) else fmt(float(value))
+
+
+def frontier_table(frontier: pd.DataFrame, group_axes: list[str]) -> Table:
+    """The Pareto frontier: settings not beaten on both rollout time and users harmed."""
+    shown = Table(title="Pareto frontier: rollout time (healthy) vs users harmed (defective)", box=box.SIMPLE_HEAD)
+    for header in [*map(axis_label, group_axes), "setting", "rollout time", "users harmed"]:
+        shown.add_column(header, justify="right" if header in ("rollout time", "users harmed") else "left")
+    for row in frontier.itertuples(index=False):
+        values = list(row)
+        groups, setting, duration, harmed = values[: len(group_axes)], values[-3], values[-2], values[-1]
+        shown.add_row(*(str(g) for g in groups), setting, format_duration(duration), _count(harmed))
+    return shown

@@ -178,6 +178,15 @@ class StrategySpec(_Model):
         return self.use or self.name
 
 
+class Sweep(_Model):
+    """A parameter grid for ``rollout-sim sweep`` (command-line ``--grid`` options replace it)."""
+
+    grid: dict[str, list[Any]] = Field(
+        min_length=1, description="PATH -> values, e.g. 'strategies.canary.bake' = ['5m', '10m']"
+    )
+    replications: int | None = Field(None, ge=1, description="replications per grid point (default: the scenario's)")
+
+
 class Scenario(_Model):
     name: str = Field(min_length=1)
     description: str = ""
@@ -191,6 +200,7 @@ class Scenario(_Model):
     detection: Detection = Field(default_factory=Detection)
     rollback: Rollback = Field(default_factory=Rollback)
     strategies: list[StrategySpec] = Field(min_length=1)
+    sweep: Sweep | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:

@@ -1,0 +1,181 @@
+"""Where blocks of replications run: in this process, in local worker processes, or on Dask.
+
+The unit of work is a ``Task``: one strategy on one block of ``BLOCK_SIZE``
+replications of one scenario. Its random streams come from the seed and the
+block index alone, so a task gives the same rows wherever and whenever it
+runs; executors only decide where. Results come back in completion order and
+callers key them by the task, never by arrival order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from sim.engine import BLOCK_SIZE, run_block
+from sim.plugins import PluginError, strategy_factory
+from sim.population import build_cohorts
+from sim.scenario import Scenario, ScenarioError, StrategySpec
+
+
+@dataclass(frozen=True)
+class Task:
+    """One strategy on one block of replications; ``key`` is the caller's label for it."""
+
+    scenario: Scenario
+    spec: StrategySpec
+    seed: int
+    block: int
+    keep: int  # how many of the block's replications the caller wants
+    key: Any = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished task: one row per kept replication, or the plugin error that stopped it."""
+
+    task: Task
+    rows: list[dict[str, Any]]
+    error: str | None = None
+
+
+def block_seed(seed: int, block: int) -> np.random.SeedSequence:
+    """The seed of block ``block``: ``SeedSequence(seed).spawn(n)[block]`` for any n > block."""
+    return np.random.SeedSequence(seed, spawn_key=(block,))
+
+
+def run_task(task: Task) -> Outcome:
+    """Run a task here; safe to call in a worker process (it loads the strategy itself)."""
+    try:
+        make = strategy_factory(task.spec)
+        measures, _ = run_block(
+            task.scenario, build_cohorts(task.scenario), make, task.spec.name, block_seed(task.seed, task.block)
+        )
+    except PluginError as error:
+        return Outcome(task, [], str(error))
+    first = task.block * BLOCK_SIZE
+    rows = [{"replication": first + j, **m.as_dict()} for j, m in enumerate(measures[: task.keep])]
+    return Outcome(task, rows)
+
+
+class Executor(Protocol):
+    def run(self, tasks: Iterable[Task], total: int) -> Iterator[Outcome]:
+        """Run ``total`` tasks (consumed lazily); yield each outcome as it finishes, in any order."""
+        ...
+
+
+class InlineExecutor:
+    """Everything in this process, in order."""
+
+    def run(self, tasks: Iterable[Task], total: int = 0) -> Iterator[Outcome]:
+        for task in tasks:
+            yield run_task(task)
+
+
+def _pool_context() -> multiprocessing.context.BaseContext:
+    # fork reuses what this process already imported (numpy, plugins): workers
+    # start in milliseconds. Elsewhere spawn; tasks carry specs, not classes.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+class LocalExecutor:
+    """Local worker processes (default: one per core).
+
+    Small jobs are not worth starting processes for: the first task runs here
+    and, if the rest would take under ``inline_below`` seconds at that pace,
+    they run here too. Where a task runs never changes its rows.
+    """
+
+    def __init__(self, workers: int | None = None, inline_below: float = 2.0, window: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.inline_below = inline_below
+        self.window = window or 4 * self.workers  # tasks in flight: bounds memory for huge sweeps
+
+    def run(self, tasks: Iterable[Task], total: int) -> Iterator[Outcome]:
+        pending = iter(tasks)
+        first = next(pending, None)
+        if first is None:
+            return
+        started = time.perf_counter()
+        yield run_task(first)
+        if self.workers == 1 or (time.perf_counter() - started) * (total - 1) < self.inline_below:
+            yield from InlineExecutor().run(pending)
+            return
+        yield from _bounded(ProcessPoolExecutor(self.workers, mp_context=_pool_context()), pending, self.window)
+
+
+def _bounded(pool: ProcessPoolExecutor, tasks: Iterable[Task], window: int) -> Iterator[Outcome]:
+    """Keep at most ``window`` tasks submitted; on any exit (Ctrl-C too) cancel the rest."""
+    pending = iter(tasks)
+    running: set[Future[Outcome]] = set()
+    try:
+        for task in pending:
+            running.add(pool.submit(run_task, task))
+            if len(running) >= window:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                yield from (future.result() for future in done)
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            yield from (future.result() for future in done)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+class DaskExecutor:
+    """An existing Dask distributed cluster; a lost worker's tasks are run again elsewhere."""
+
+    def __init__(self, scheduler: str, window: int = 256) -> None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ScenarioError("--executor dask needs dask.distributed: pip install 'rollout-sim[dask]'") from None
+        try:
+            self._client = Client(scheduler, timeout="10s", set_as_default=False)
+        except OSError as error:
+            raise ScenarioError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {error}") from None
+        self.window = window
+
+    def run(self, tasks: Iterable[Task], total: int = 0) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        pending = iter(tasks)
+        futures = as_completed()
+        try:
+            for task in _take(pending, self.window):
+                futures.add(self._client.submit(run_task, task, pure=False))
+            for future in futures:
+                yield future.result()
+                for task in _take(pending, 1):
+                    futures.add(self._client.submit(run_task, task, pure=False))
+        finally:
+            self._client.close()
+
+
+def _take(tasks: Iterator[Task], count: int) -> list[Task]:
+    taken = []
+    for task in tasks:
+        taken.append(task)
+        if len(taken) == count:
+            break
+    return taken
+
+
+def make_executor(name: str = "local", workers: int | None = None, scheduler: str | None = None) -> Executor:
+    """An executor by name: ``local`` (processes), ``inline`` (this process), ``dask``."""
+    if name == "local":
+        return LocalExecutor(workers)
+    if name == "inline":
+        return InlineExecutor()
+    if name == "dask":
+        if not scheduler:
+            raise ScenarioError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+        return DaskExecutor(scheduler)
+    raise ScenarioError(f"unknown executor {name!r}; expected local, inline or dask")

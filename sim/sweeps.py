@@ -1,0 +1,267 @@
+"""Sweeps: every grid point runs every strategy, resumably, into one tidy table.
+
+Each grid point's scenario (and, for a defective release, the same scenario
+with a healthy release, to measure what caution costs) is an *item*. A
+finished item is written atomically to its own file in the sweep's
+directory as soon as it completes, so an interrupted sweep loses nothing:
+running the same command again computes only the missing items. The
+directory's name carries a digest of the scenario, the grid, the seed, the
+replications and the code, so a changed scenario or code version starts a
+new directory instead of mixing results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import util as importlib_util
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim.executors import Executor, Outcome
+from sim.experiments import collect, comparison_tasks
+from sim.grid import Axis, points, variant
+from sim.measures import OUTCOMES
+from sim.plugins import strategy_factory
+from sim.results import METRICS, StrategySummary
+from sim.scenario import Scenario
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One scenario variant to run over every strategy."""
+
+    id: str
+    scenario: Scenario
+
+
+@dataclass(frozen=True)
+class Point:
+    index: int
+    values: dict[str, Any]
+    defective: str | None  # item ids
+    healthy: str
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    name: str
+    axes: list[Axis]
+    seed: int
+    replications: int
+    directory: Path
+    points: list[Point]
+    items: dict[str, Item] = field(repr=False)
+
+    def done(self) -> set[str]:
+        return {path.stem for path in (self.directory / "items").glob("*.json")}
+
+    def pending(self) -> list[Item]:
+        done = self.done()
+        return [item for item_id, item in self.items.items() if item_id not in done]
+
+
+def _digest(document: Any) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+_PRESENTATION = {"cli.py", "render.py", "__main__.py"}  # cannot change a number; sim/tui is skipped too
+
+
+def code_version(scenario: Scenario) -> str:
+    """A digest of the source that makes the numbers (simulator, strategies, strategy files given by path)."""
+    files: list[Path] = []
+    for package in ("sim", "strategies"):
+        root = Path(importlib_util.find_spec(package).origin).parent
+        files += sorted(p for p in root.rglob("*.py") if p.name not in _PRESENTATION and "tui" not in p.parts)
+    for strategy in scenario.strategies:
+        path = strategy.plugin.rsplit(":", 1)[0]
+        if path.endswith(".py"):
+            files.append(Path(path))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.read_bytes() if path.is_file() else str(path).encode())
+    return digest.hexdigest()[:12]
+
+
+def plan_sweep(scenario: Scenario, axes: list[Axis], seed: int, replications: int, out: Path) -> SweepPlan:
+    """Grid points, the items they need, and the sweep's directory (nothing runs yet)."""
+    base = scenario.model_dump(by_alias=True, exclude={"sweep"})
+    source = f"sweep of {scenario.name}"
+    items: dict[str, Item] = {}
+    plan_points = []
+    for index, values in enumerate(points(axes)):
+        point = variant(base, values, source)
+        for spec in point.strategies:
+            strategy_factory(spec)  # bad params at any point are bad input: fail before any work
+        healthy = point.model_copy(update={"release": point.release.model_copy(update={"defect": None})})
+        healthy_id = "healthy-" + _digest(healthy.model_dump(by_alias=True))
+        items.setdefault(healthy_id, Item(healthy_id, healthy))
+        defective_id = None
+        if not point.healthy:
+            defective_id = f"point-{index:05d}"
+            items[defective_id] = Item(defective_id, point)
+        plan_points.append(Point(index, values, defective_id, healthy_id))
+    identity = {
+        "scenario": base,
+        "axes": [(a.path, a.values) for a in axes],
+        "seed": seed,
+        "replications": replications,
+        "code": code_version(scenario),
+    }
+    directory = out / "sweeps" / f"{scenario.name}-{_digest(identity)}"
+    return SweepPlan(scenario.name, axes, seed, replications, directory, plan_points, items)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+
+
+def summary_rows(runs: pd.DataFrame, strategies: list[str]) -> list[dict[str, Any]]:
+    """Tidy rows (strategy x measure) of one item's runs."""
+    rows = []
+    for name in strategies:
+        summary = StrategySummary.of(name, runs[runs["strategy"] == name])
+        for metric in METRICS:
+            s = summary.metrics[metric]
+            low, high = s.ci95 if s.ci95 else (None, None)
+            rows.append(
+                dict(
+                    strategy=name,
+                    measure=metric,
+                    mean=s.mean,
+                    median=s.median,
+                    p95=s.p95,
+                    ci_low=low,
+                    ci_high=high,
+                    n=s.n,
+                )
+            )
+        rows.append(dict(strategy=name, measure="detection_rate", mean=summary.detection_rate, n=summary.reached))
+        for outcome in OUTCOMES:
+            count = summary.outcomes[outcome]
+            rows.append(dict(strategy=name, measure=f"outcome_{outcome}", mean=count / summary.replications, n=count))
+    return rows
+
+
+def run_sweep(plan: SweepPlan, executor: Executor, progress: Progress | None = None) -> dict[str, str]:
+    """Run every pending item; each is written as soon as all its tasks are done. Returns plugin errors."""
+    pending = plan.pending()
+    specs = {item.id: item.scenario.strategies for item in pending}
+    per_item = {
+        item.id: len(comparison_tasks(item.scenario, specs[item.id], plan.seed, plan.replications)) for item in pending
+    }
+    total = sum(per_item.values())
+    tasks = (
+        task
+        for item in pending
+        for task in comparison_tasks(item.scenario, specs[item.id], plan.seed, plan.replications, item.id)
+    )
+    finished: dict[str, list[Outcome]] = {item_id: [] for item_id in per_item}
+    errors: dict[str, str] = {}
+    for done, outcome in enumerate(executor.run(tasks, total), start=1):
+        item_id = outcome.task.key
+        finished[item_id].append(outcome)
+        if len(finished[item_id]) == per_item[item_id]:
+            errors.update(_write_item(plan, item_id, finished.pop(item_id), specs[item_id]))
+        if progress:
+            progress(done, total)
+    return errors
+
+
+def _write_item(plan: SweepPlan, item_id: str, outcomes: list[Outcome], specs: list) -> dict[str, str]:
+    runs, errors = collect(iter(outcomes))
+    names = [spec.name for spec in specs if spec.name not in errors]
+    document = {"id": item_id, "rows": summary_rows(runs, names) if len(runs) else [], "errors": errors}
+    _write_atomically(plan.directory / "items" / f"{item_id}.json", json.dumps(document, default=float))
+    return errors
+
+
+def _item_rows(plan: SweepPlan, item_id: str) -> list[dict[str, Any]]:
+    return json.loads((plan.directory / "items" / f"{item_id}.json").read_text())["rows"]
+
+
+def sweep_table(plan: SweepPlan) -> pd.DataFrame:
+    """The tidy table: one row per grid point x release x strategy x measure."""
+    frames = []
+    for point in plan.points:
+        for release, item_id in (("defective", point.defective), ("healthy", point.healthy)):
+            if item_id is None:
+                continue
+            frame = pd.DataFrame(_item_rows(plan, item_id))
+            frames.append(frame.assign(point=point.index, release=release, **point.values))
+    table = pd.concat(frames, ignore_index=True)
+    first = ["point", *[axis.path for axis in plan.axes], "release", "strategy", "measure"]
+    return table[first + [c for c in table.columns if c not in first]]
+
+
+def write_table(table: pd.DataFrame, out: Path, name: str) -> tuple[Path, Path]:
+    """Parquet and CSV under ``out``, each written atomically."""
+    parquet, csv = out / f"{name}-sweep.parquet", out / f"{name}-sweep.csv"
+    out.mkdir(parents=True, exist_ok=True)
+    for path, write in (
+        (parquet, lambda p: _parquet_safe(table).to_parquet(p, index=False)),
+        (csv, lambda p: table.to_csv(p, index=False)),
+    ):
+        temporary = path.with_suffix(path.suffix + ".tmp")
+        write(temporary)
+        os.replace(temporary, path)
+    return parquet, csv
+
+
+def _parquet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    # Grid values may mix types (lists, strings, numbers) in one column; Parquet needs one type.
+    mixed = [c for c in table.columns if table[c].dtype == object and c not in ("release", "strategy", "measure")]
+    return table.assign(**{c: table[c].map(lambda v: None if v is None else json.dumps(v)) for c in mixed})
+
+
+def pareto_frontier(table: pd.DataFrame, axes: list[Axis]) -> pd.DataFrame:
+    """Per setting of the non-strategy axes: the strategy settings no other beats on both
+    rollout duration (healthy release) and blast radius in users (defective release)."""
+    strategy_axes = [a.path for a in axes if a.is_strategy]
+    group_axes = [a.path for a in axes if not a.is_strategy]
+    duration = _measure(table, "healthy", "rollout_duration_s", "duration_s")
+    harm = _measure(table, "defective", "blast_radius_users", "blast_radius_users")
+    keys = ["point", "strategy"]
+    candidates = duration.merge(harm, on=keys).merge(
+        table[[*keys, *strategy_axes, *group_axes]].drop_duplicates(keys), on=keys
+    )
+    # A strategy not touched by a strategy axis is the same at every point of a group.
+    candidates["setting"] = candidates.apply(lambda r: _setting(r, strategy_axes), axis=1)
+    candidates = candidates.drop_duplicates([*group_axes, "setting"])
+    frontier = []
+    for _, group in candidates.groupby(group_axes, sort=False, dropna=False) if group_axes else [(0, candidates)]:
+        frontier.append(group[[not _dominated(row, group) for row in group.itertuples()]])
+    columns = [*group_axes, "setting", "duration_s", "blast_radius_users"]
+    result = pd.concat(frontier, ignore_index=True) if frontier else pd.DataFrame(columns=columns)
+    return result[columns].sort_values([*group_axes, "duration_s"], ignore_index=True)
+
+
+def _measure(table: pd.DataFrame, release: str, measure: str, column: str) -> pd.DataFrame:
+    rows = table[(table["release"] == release) & (table["measure"] == measure)]
+    return rows[["point", "strategy", "mean"]].rename(columns={"mean": column})
+
+
+def _setting(row: Any, strategy_axes: list[str]) -> str:
+    own = [f"{path.split('.', 2)[2]}={row[path]}" for path in strategy_axes if path.split(".")[1] == row["strategy"]]
+    return row["strategy"] + (f" ({', '.join(own)})" if own else "")
+
+
+def _dominated(row: Any, group: pd.DataFrame) -> bool:
+    # A setting that never completed has no duration (NaN): it cannot be on the frontier.
+    if pd.isna(row.duration_s) or pd.isna(row.blast_radius_users):
+        return True
+    better_or_equal = (group["duration_s"] <= row.duration_s) & (group["blast_radius_users"] <= row.blast_radius_users)
+    strictly = (group["duration_s"] < row.duration_s) | (group["blast_radius_users"] < row.blast_radius_users)
+    return bool((better_or_equal & strictly).any())
