@@ -19,7 +19,7 @@ from sim.durations import parse_duration
 from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run
 from sim.grid import axes_from_table, parse_axis
-from sim.plugins import PluginError, installed_strategies, strategy_factory
+from sim.plugins import PluginError, check_strategies, installed_strategies
 from sim.render import (
     comparison_table,
     frontier_table,
@@ -28,12 +28,14 @@ from sim.render import (
     sweep_summary_table,
     timeline_table,
 )
+from sim.results import Comparison, RunResult
 from sim.scenario import ScenarioError, load_scenario, scenario_json_schema
 from sim.sweeps import pareto_frontier, plan_sweep, run_sweep, sweep_table, write_table
 
 BAD_INPUT = 2
 DETECTORS = {
-    "analysis": "the canary's own analysis: new-version error rate vs a threshold, cumulative failure limit",
+    "analysis": "the canary's own analysis: new-version error rate vs a threshold, cumulative failure limit "
+    "(a rollback it leads to is detected_by 'strategy': the strategy decides)",
     "service_alert": "service-wide error rate above a threshold for a while; watches every strategy",
     "user_reports": "harmed users report after a delay; support escalates after k reports",
 }
@@ -69,7 +71,28 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON
 scenario_argument = click.argument("scenario", required=False)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """A click group whose own usage errors are also one line on stderr and exit code 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as error:
+            click.echo(error.ctx.get_help() if error.ctx else str(error))
+            sys.exit(BAD_INPUT)
+        except click.ClickException as error:
+            where = f"{error.ctx.command_path}: " if getattr(error, "ctx", None) else ""
+            click.echo(f"rollout-sim: error: {where}{error.format_message()}", err=True)
+            sys.exit(error.exit_code)
+        except click.exceptions.Abort:
+            click.echo("rollout-sim: aborted", err=True)
+            sys.exit(130)
+        except click.exceptions.Exit as done:
+            sys.exit(done.exit_code)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rollout-sim")
 def cli() -> None:
     """How safe is our rollout, really? Simulate rollout strategies side by side."""
@@ -105,14 +128,17 @@ def compare_command(
             progress=lambda done, runs: bar.update(task, completed=done, total=runs),
             workers=workers,
         )
-    for name, message in result.errors.items():
-        click.echo(f"rollout-sim: strategy {name} failed: {message}", err=True)
+    _finish(result, as_json, lambda out: (out.print(comparison_table(result)), out.print(outcome_table(result))))
+
+
+def _finish(result: Comparison | RunResult, as_json: bool, show: Callable[[Console], object]) -> None:
+    """Print a result as JSON or tables; a strategy that failed while running is named and exits 1."""
+    for message in result.errors.values():
+        click.echo(f"rollout-sim: {message}", err=True)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))
     else:
-        out = Console()
-        out.print(comparison_table(result))
-        out.print(outcome_table(result))
+        show(Console())
     if result.errors:
         sys.exit(1)
 
@@ -127,6 +153,7 @@ def _progress_bar(console: Console) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
+        disable=not console.is_terminal,  # no bar (nor blank line) when stderr is a file or pipe
     )
 
 
@@ -149,26 +176,26 @@ def run_command(
     """One replication of each strategy: a timeline of its control steps, then its measures."""
     spacing = _duration_option("--every", every)
     result = run(scenario, seed=seed, replication=replication, strategies=strategies)
-    for name, message in result.errors.items():
-        click.echo(f"rollout-sim: strategy {name} failed: {message}", err=True)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))
-    else:
-        out = Console()
+
+    def show(out: Console) -> None:
         for name, frame in result.timeline.groupby("strategy", sort=False):
             out.print(timeline_table(name, _thin(frame, spacing)))
-        out.print(measures_table(result.measures, result.population))
-    if result.errors:
-        sys.exit(1)
+        if len(result.measures):
+            out.print(measures_table(result.measures))
+
+    _finish(result, as_json, show)
 
 
 def _duration_option(flag: str, text: str | None) -> float | None:
     if text is None:
         return None
     try:
-        return parse_duration(text)
+        seconds = parse_duration(text)
     except ValueError as error:
         raise ScenarioError(f"{flag}: {error}") from None
+    if seconds <= 0:
+        raise ScenarioError(f"{flag}: must be a positive duration, got {text!r}")
+    return seconds
 
 
 def _thin(frame: pd.DataFrame, spacing: float | None) -> pd.DataFrame:
@@ -229,8 +256,8 @@ def sweep_command(
             "run the same command again to finish the rest"
         )
         sys.exit(130)
-    for name, message in errors.items():
-        click.echo(f"rollout-sim: strategy {name} failed: {message}", err=True)
+    for message in errors.values():
+        click.echo(f"rollout-sim: {message}", err=True)
     table = sweep_table(plan)
     parquet, csv = write_table(table, Path(out), loaded.name)
     _print_sweep(table, axes)
@@ -256,12 +283,12 @@ def validate_command(files: tuple[str, ...]) -> None:
     for file in files:
         try:
             scenario = load_scenario(resolve_scenario(file))
-            for spec in scenario.strategies:
-                strategy_factory(spec)
-        except (ScenarioError, PluginError) as error:
+            check_strategies(scenario)
+        except ScenarioError as error:
             problems.extend(str(error).splitlines())
             continue
-        click.echo(f"{file}: ok ({len(scenario.strategies)} strategies)")
+        count = len(scenario.strategies)
+        click.echo(f"{file}: ok ({count} {'strategy' if count == 1 else 'strategies'})")
     if problems:
         raise ScenarioError("\n".join(problems))
 
@@ -299,4 +326,4 @@ def _first_comment(path: Any) -> str:
 
 
 def main() -> None:
-    cli(prog_name="rollout-sim")
+    cli.main(prog_name="rollout-sim")

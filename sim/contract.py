@@ -17,6 +17,7 @@ Strategies see telemetry and detector verdicts, never ground truth.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
@@ -102,11 +103,15 @@ class Decision:
         if self.action not in ("continue", "rollback", "done"):
             return f"action must be continue, rollback or done, got {self.action!r}"
         if self.action == "continue":
-            if self.weight is not None and not 0.0 <= self.weight <= 1.0:
-                return f"weight must be between 0 and 1, got {self.weight!r}"
-            if not self.wait > 0:
+            if self.weight is not None and not (_is_number(self.weight) and 0.0 <= self.weight <= 1.0):
+                return f"weight must be a number between 0 and 1, got {self.weight!r}"
+            if not (_is_number(self.wait) and 0 < self.wait < math.inf):
                 return f"wait must be a positive number of seconds, got {self.wait!r}"
         return None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
 
 
 @runtime_checkable

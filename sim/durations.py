@@ -2,34 +2,52 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_PATTERN = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhd])\s*$")
+_EXPECTED = "expected a duration like '90s', '10m', '2h', '1d' or a number of seconds"
 
 
-def parse_duration(text: str | int | float) -> float:
-    """Return seconds for ``"90s"``, ``"10m"``, ``"2h"``, ``"1d"`` or a bare number of seconds."""
-    if isinstance(text, bool):
-        raise ValueError(f"expected a duration like '90s' or '10m', got {text!r}")
-    if isinstance(text, (int, float)):
+def parse_duration(text: object) -> float:
+    """Return seconds for ``"90s"``, ``"10m"``, ``"2h"``, ``"1d"`` or a bare number of seconds.
+
+    Raises ValueError (never TypeError, so validators report it) for anything else,
+    for negative durations and for infinite or NaN ones.
+    """
+    if isinstance(text, (int, float)) and not isinstance(text, bool):
         seconds = float(text)
-    else:
-        match = _PATTERN.match(text)
-        if not match:
-            raise ValueError(f"expected a duration like '90s', '10m', '2h' or '1d', got {text!r}")
+    elif isinstance(text, str) and (match := _PATTERN.match(text)):
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    else:
+        raise ValueError(f"{_EXPECTED}, got {text!r}")
+    if not math.isfinite(seconds):
+        raise ValueError(f"a duration must be finite, got {text!r}")
     if seconds < 0:
         raise ValueError(f"a duration cannot be negative, got {text!r}")
     return seconds
 
 
-def format_duration(seconds: float) -> str:
-    """Short human form of a number of seconds: ``"45s"``, ``"12.5m"``, ``"3.2h"``."""
+def format_duration(seconds: float, unit: str | None = None) -> str:
+    """Short human form of seconds: ``"45s"``, ``"12.5m"``, ``"3.2h"``; ``unit`` forces s, m, h or d."""
+    unit = unit or duration_unit(seconds)
+    value = seconds / _UNITS[unit]
+    if unit == "s":
+        return f"{value:.0f}s" if abs(value) >= 10 else f"{value:.1f}s"
+    return f"{value:.1f}{unit}"
+
+
+def duration_unit(seconds: float) -> str:
+    """The unit ``format_duration`` picks for a value of this size."""
     if seconds < 120:
-        return f"{seconds:.0f}s" if seconds >= 10 else f"{seconds:.1f}s"
+        return "s"
     if seconds < 7200:
-        return f"{seconds / 60:.1f}m"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
+        return "m"
+    return "h" if seconds < 172800 else "d"
+
+
+def format_clock(seconds: float) -> str:
+    """``h:mm:ss`` (for timelines, where rows must not round to the same label)."""
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"

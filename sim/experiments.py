@@ -11,10 +11,11 @@ import pandas as pd
 from sim.catalog import resolve_scenario
 from sim.engine import BLOCK_SIZE, run_block
 from sim.executors import Executor, LocalExecutor, Outcome, Task, block_seed
-from sim.plugins import PluginError, strategy_factory
+from sim.measures import RunMeasures
+from sim.plugins import PluginError, check_strategies, strategy_factory
 from sim.population import build_cohorts
 from sim.results import Comparison, RunResult, StrategySummary
-from sim.scenario import Scenario, ScenarioError, StrategySpec, load_scenario
+from sim.scenario import Scenario, ScenarioError, StrategySpec, load_scenario, split_file_reference
 from sim.world import TIMELINE_COLUMNS
 
 Progress = Callable[[int, int], None]
@@ -37,8 +38,9 @@ def select_strategies(scenario: Scenario, names: Sequence[str] | None) -> list[S
 
 
 def _label(reference: str) -> str:
-    path, colon, class_name = reference.rpartition(":")
-    return class_name if colon and path.endswith(".py") else reference
+    """A file strategy is labelled by its class name in results."""
+    file_reference = split_file_reference(reference)
+    return file_reference[1] if file_reference and file_reference[1] else reference
 
 
 def _block_seeds(seed: int, blocks: int) -> list[np.random.SeedSequence]:
@@ -105,8 +107,7 @@ def compare(
     if replications < 1:
         raise ScenarioError(f"replications must be at least 1, got {replications}")
     specs = select_strategies(scenario, strategies)
-    for spec in specs:
-        strategy_factory(spec)  # bad names and params are bad input: fail before any work
+    check_strategies(scenario, specs)  # bad names and params are bad input: fail before any work
     tasks = comparison_tasks(scenario, specs, seed, replications)
     executor = executor or LocalExecutor(workers)
     runs, errors = collect(executor.run(tasks, len(tasks)), progress, replications * len(specs))
@@ -148,7 +149,9 @@ def run(
     block, traced = divmod(replication, BLOCK_SIZE)
     child = _block_seeds(seed, block + 1)[block]
     cohorts = build_cohorts(scenario)
-    factories = {spec.name: strategy_factory(spec) for spec in select_strategies(scenario, strategies)}
+    specs = select_strategies(scenario, strategies)
+    check_strategies(scenario, specs)
+    factories = {spec.name: strategy_factory(spec) for spec in specs}
     measures, timelines, errors = [], [], {}
     for name, make in factories.items():
         try:
@@ -165,7 +168,7 @@ def run(
         seed=seed,
         replication=replication,
         population=cohorts.population,
-        measures=pd.DataFrame(measures),
+        measures=pd.DataFrame(measures, columns=["strategy", *RunMeasures.__dataclass_fields__]),
         timeline=pd.concat(timelines, ignore_index=True) if timelines else empty,
         errors=errors,
     )

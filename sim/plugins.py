@@ -17,7 +17,7 @@ from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
 from sim.contract import Strategy
-from sim.scenario import StrategySpec
+from sim.scenario import Scenario, ScenarioError, StrategySpec, split_file_reference
 
 GROUP = "rollout_sim.strategies"
 
@@ -39,7 +39,7 @@ def installed_strategies() -> dict[str, str]:
 
 def load_strategy_class(reference: str) -> type:
     """The class for an installed name or for ``path/to/file.py:ClassName``."""
-    if ":" in reference and reference.split(":", 1)[0].endswith(".py"):
+    if split_file_reference(reference):
         return _load_from_path(reference)
     found = [ep for ep in _entry_points() if ep.name == reference]
     if not found:
@@ -47,13 +47,15 @@ def load_strategy_class(reference: str) -> type:
         raise PluginError(f"unknown strategy {reference!r}; installed: {names}")
     try:
         loaded = found[0].load()
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         raise PluginError(f"strategy {reference!r} failed to import: {type(error).__name__}: {error}") from None
     return _checked(loaded, reference)
 
 
 def _load_from_path(reference: str) -> type:
-    path_text, class_name = reference.rsplit(":", 1)
+    path_text, class_name = split_file_reference(reference)
+    if not class_name.isidentifier():
+        raise PluginError(f"strategy {reference!r}: expected path/to/file.py:ClassName")
     path = Path(path_text).resolve()
     if not path.is_file():
         raise PluginError(f"strategy {reference!r}: no such file {path_text}")
@@ -63,7 +65,7 @@ def _load_from_path(reference: str) -> type:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # a plugin calling sys.exit() must not end rollout-sim
         del sys.modules[module_name]
         raise PluginError(f"strategy {reference!r} failed to import: {type(error).__name__}: {error}") from None
     if not hasattr(module, class_name):
@@ -84,8 +86,27 @@ def strategy_factory(spec: StrategySpec) -> Callable[[], Strategy]:
     def build() -> Strategy:
         try:
             return cls(**spec.params)
-        except (TypeError, ValueError) as error:
+        except Exception as error:  # whatever a plugin's constructor raises, name the plugin
             raise PluginError(f"strategy {spec.name!r} ({spec.plugin}): bad params: {error}") from None
 
     build()
     return build
+
+
+def check_strategies(scenario: Scenario, specs: list[StrategySpec] | None = None) -> None:
+    """Load and build every strategy once; raise one ScenarioError listing every problem.
+
+    A strategy that cannot even be built is bad input (exit 2), unlike one
+    that fails while running, which is reported while the others still run.
+    """
+    specs = scenario.strategies if specs is None else specs
+    positions = {spec.name: index for index, spec in enumerate(scenario.strategies)}
+    problems = []
+    for spec in specs:
+        try:
+            strategy_factory(spec)
+        except PluginError as error:
+            field = f"strategies.{positions[spec.name]}" if spec.name in positions else "--strategy"
+            problems.append(f"{scenario.source}: {field}: {error}")
+    if problems:
+        raise ScenarioError("\n".join(problems))

@@ -2,49 +2,53 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import pandas as pd
 from rich import box
 from rich.table import Table
 
-from sim.durations import format_duration
+from sim.durations import duration_unit, format_clock, format_duration
 from sim.measures import OUTCOMES
 from sim.results import Comparison, MetricSummary
 
-Formatter = Callable[[float], str]
+Formatter = Callable[[float, float], str]
+"""Formats a value the way its companion ``like`` is formatted (a CI half-width like its mean)."""
 
 
-def _count(value: float) -> str:
-    return f"{value:,.0f}" if value >= 100 else f"{value:,.1f}"
+def _count(value: float, like: float | None = None) -> str:
+    return f"{value:,.0f}" if (value if like is None else like) >= 100 else f"{value:,.1f}"
 
 
-def _percent(value: float) -> str:
-    return f"{100 * value:.3g}%"
+def _percent(value: float, like: float | None = None) -> str:
+    reference = abs(100 * (value if like is None else like))
+    decimals = 2 if reference == 0 else max(0, 2 - math.floor(math.log10(reference)))
+    return f"{100 * value:.{decimals}f}%"
 
 
-def _percent_error(value: float) -> str:
-    return f"{100 * value:.2g}%"
+def _duration(value: float, like: float | None = None) -> str:
+    return format_duration(value, duration_unit(value if like is None else like))
 
 
 # Labels fit an 80-column terminal (workshop projectors); the caption names the DESIGN.md terms.
-ROWS: tuple[tuple[str, str, Formatter, Formatter], ...] = (
-    ("blast_radius_users", "users harmed", _count, _count),
-    ("blast_radius_share", "% users harmed", _percent, _percent_error),
-    ("blast_radius_requests", "requests harmed", _count, _count),
-    ("exposed_users", "users exposed", _count, _count),
-    ("ttd_s", "time to detect", format_duration, format_duration),
-    ("ttm_s", "time to mitigate", format_duration, format_duration),
-    ("rollout_duration_s", "rollout time", format_duration, format_duration),
+ROWS: tuple[tuple[str, str, Formatter], ...] = (
+    ("blast_radius_users", "users harmed", _count),
+    ("blast_radius_share", "% users harmed", _percent),
+    ("blast_radius_requests", "requests harmed", _count),
+    ("exposed_users", "users exposed", _count),
+    ("ttd_s", "time to detect", _duration),
+    ("ttm_s", "time to mitigate", _duration),
+    ("rollout_duration_s", "rollout time", _duration),
 )
 
 
-def _cells(summary: MetricSummary, fmt: Formatter, fmt_error: Formatter) -> list[str]:
+def _cells(summary: MetricSummary, fmt: Formatter) -> list[str]:
     if summary.n == 0:
         return ["-", "-", "-", "0"]
     mean = fmt(summary.mean)
     if summary.ci95 is not None:
-        mean += f" ± {fmt_error((summary.ci95[1] - summary.ci95[0]) / 2)}"
+        mean += f" ± {fmt((summary.ci95[1] - summary.ci95[0]) / 2, summary.mean)}"
     return [mean, fmt(summary.median), fmt(summary.p95), str(summary.n)]
 
 
@@ -52,16 +56,14 @@ def comparison_table(comparison: Comparison) -> Table:
     """Every measure of every strategy: mean ± 95% CI half-width, median, p95, and runs counted."""
     table = Table(
         title=f"{comparison.scenario}: {comparison.replications} replications, seed {comparison.seed}",
-        caption="blast radius = users and requests harmed; times from defect onset; n = runs with a value",
+        caption="blast radius = users and requests harmed; detect and mitigate times count from defect onset, "
+        "rollout time from start; n = runs with a value",
     )
     for header in ("measure", "strategy", "mean ± 95% CI", "median", "p95", "n"):
         table.add_column(header, justify="left" if header in ("measure", "strategy") else "right")
-    for metric, label, fmt, fmt_error in ROWS:
+    for metric, label, fmt in ROWS:
         for position, (name, summary) in enumerate(comparison.summaries.items()):
-            first = position == 0
-            table.add_row(
-                label if first else "", name, *_cells(summary.metrics[metric], fmt, fmt_error), end_section=False
-            )
+            table.add_row(label if position == 0 else "", name, *_cells(summary.metrics[metric], fmt))
         table.add_section()
     return table
 
@@ -90,17 +92,20 @@ def _compact(value: int) -> str:
 
 def timeline_table(name: str, timeline: pd.DataFrame) -> Table:
     """The control steps of one run: exposure, errors and harm as they accumulate (cumulative counts)."""
-    table = Table(title=f"{name}: timeline (cumulative)", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(title=f"{name}: timeline (cumulative)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     headers = ("time", "weight", "new req", "new err", "harmed req", "exposed", "harmed users", "event")
     for header in headers:
-        table.add_column(header, justify="left" if header == "event" else "right")
+        if header == "event":
+            table.add_column(header, no_wrap=True, min_width=18)
+        else:
+            table.add_column(header, justify="right")
     for row in timeline.itertuples(index=False):
         counts = (row.new_requests, row.new_errors, row.harmed_requests, row.exposed_users, row.harmed_users)
-        table.add_row(format_duration(row.time_s), f"{row.weight:.3g}", *map(_compact, counts), row.event)
+        table.add_row(format_clock(row.time_s), f"{row.weight:.3g}", *map(_compact, counts), row.event)
     return table
 
 
-def measures_table(measures: pd.DataFrame, population: int) -> Table:
+def measures_table(measures: pd.DataFrame) -> Table:
     """The measures of one run per strategy, in the words of DESIGN.md."""
     table = Table(title="measures", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("")
@@ -116,7 +121,7 @@ def _measure_text(metric: str, value: object) -> str:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "-"
     if metric.endswith("_s"):
-        return format_duration(float(value))
+        return format_clock(float(value))
     if metric == "blast_radius_share":
         return _percent(float(value))
     if isinstance(value, (int, float)):
@@ -128,8 +133,8 @@ def sweep_summary_table(table: pd.DataFrame, axes: list[str], limit: int = 40) -
     """Per grid point and strategy: users harmed and time to detect (defective), rollout time (healthy)."""
     wanted = {
         ("defective", "blast_radius_users"): ("users harmed", _count),
-        ("defective", "ttd_s"): ("time to detect", format_duration),
-        ("healthy", "rollout_duration_s"): ("rollout time", format_duration),
+        ("defective", "ttd_s"): ("time to detect", _duration),
+        ("healthy", "rollout_duration_s"): ("rollout time", _duration),
         ("healthy", "outcome_false_rollback"): ("false rollbacks", _percent),
     }
     rows = table[[(r, m) in wanted for r, m in zip(table["release"], table["measure"], strict=True)]]
@@ -166,5 +171,5 @@ def frontier_table(frontier: pd.DataFrame, group_axes: list[str]) -> Table:
     for row in frontier.itertuples(index=False):
         values = list(row)
         groups, setting, duration, harmed = values[: len(group_axes)], values[-3], values[-2], values[-1]
-        shown.add_row(*(str(g) for g in groups), setting, format_duration(duration), _count(harmed))
+        shown.add_row(*(str(g) for g in groups), setting, _duration(duration), _count(harmed))
     return shown

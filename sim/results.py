@@ -13,6 +13,7 @@ from scipy import stats
 from sim.measures import OUTCOMES
 
 JSON_SCHEMA_ID = "rollout-sim/compare/v1"
+RUN_SCHEMA_ID = "rollout-sim/run/v1"
 
 # Which runs each summarised metric is taken over: times exist only for runs
 # where the event happened, so a never-detected run never adds a made-up time.
@@ -157,21 +158,19 @@ class RunResult:
     errors: dict[str, str]
 
     def to_dict(self) -> dict[str, Any]:
+        """The documented ``run --json`` document (see docs/json.md)."""
+        strategies = {}
+        for measures in _plain_records(self.measures):
+            name = measures.pop("strategy")
+            rows = self.timeline[self.timeline["strategy"] == name].drop(columns="strategy")
+            strategies[name] = {"measures": measures, "timeline": _plain_records(rows)}
         return {
-            "schema": "rollout-sim/run/v1",
+            "schema": RUN_SCHEMA_ID,
             "scenario": self.scenario,
             "seed": self.seed,
             "replication": self.replication,
             "population": self.population,
-            "strategies": {
-                name: {
-                    "measures": _plain(row.drop("strategy").to_dict()),
-                    "timeline": _plain_records(
-                        self.timeline[self.timeline["strategy"] == name].drop(columns="strategy")
-                    ),
-                }
-                for name, row in self.measures.set_index("strategy", drop=False).iterrows()
-            },
+            "strategies": strategies,
             "errors": dict(self.errors),
         }
 

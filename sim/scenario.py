@@ -1,8 +1,8 @@
 """Scenario files: the TOML format, its validation and its JSON Schema.
 
-A scenario is data only. Every field has a unit in its description and a
-default where one makes sense; durations accept ``"90s"``, ``"10m"``, ``"2h"``,
-``"1d"`` or a number of seconds.
+A scenario is data only. Every field is described (with its unit where it has
+one) and has a default where one makes sense; durations accept ``"90s"``,
+``"10m"``, ``"2h"``, ``"1d"`` or a number of seconds.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -46,13 +48,14 @@ class ScenarioError(ValueError):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # inf and nan pass range checks ("rate > 0") and then break or hang the engine.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 class Segment(_Model):
     """A group of users: internal staff, beta testers, a region, a platform."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="unique segment name")
     share: float = Field(gt=0.0, le=1.0, description="fraction of the users in this segment")
     relative_rate: float = Field(1.0, gt=0.0, description="request rate of its users relative to others")
     utc_offset_hours: float = Field(0.0, ge=-12.0, le=14.0, description="shifts the daily curve (time zone)")
@@ -65,27 +68,39 @@ class RateClass(_Model):
     relative_rate: float = Field(gt=0.0, description="request rate relative to the other classes")
 
 
-def _check_shares(items: list[Any], what: str) -> None:
+def _shares_add_up(items: list[Any]) -> list[Any]:
     total = sum(item.share for item in items)
     if abs(total - 1.0) > _SHARE_TOLERANCE:
-        raise ValueError(f"the shares of {what} must add up to 1, they add up to {total:g}")
+        raise ValueError(f"the shares must add up to 1, they add up to {total:g}")
+    return items
 
 
 class Population(_Model):
     users: int = Field(gt=0, description="number of distinct users")
-    segments: list[Segment] = Field(default_factory=lambda: [Segment(name="all", share=1.0)], min_length=1)
+    segments: list[Segment] = Field(
+        default_factory=lambda: [Segment(name="all", share=1.0)],
+        min_length=1,
+        description="groups of users; shares add up to 1",
+    )
     rate_classes: list[RateClass] = Field(
-        default_factory=lambda: [RateClass(share=1.0, relative_rate=1.0)], min_length=1
+        default_factory=lambda: [RateClass(share=1.0, relative_rate=1.0)],
+        min_length=1,
+        description="heavy and light users across all segments; shares add up to 1",
     )
 
-    @model_validator(mode="after")
-    def _shares_and_names(self) -> Population:
-        _check_shares(self.segments, "population.segments")
-        _check_shares(self.rate_classes, "population.rate_classes")
-        names = [segment.name for segment in self.segments]
+    # Field validators (not one model validator) so each fault is reported at its own path.
+    @field_validator("segments")
+    @classmethod
+    def _segments(cls, segments: list[Segment]) -> list[Segment]:
+        names = [segment.name for segment in segments]
         if len(set(names)) != len(names):
             raise ValueError(f"segment names must be unique, got {names}")
-        return self
+        return _shares_add_up(segments)
+
+    @field_validator("rate_classes")
+    @classmethod
+    def _rate_classes(cls, classes: list[RateClass]) -> list[RateClass]:
+        return _shares_add_up(classes)
 
 
 class Traffic(_Model):
@@ -130,7 +145,7 @@ class Telemetry(_Model):
 class Analysis(_Model):
     """The canary's own analysis: new-version error rate against a threshold, as Argo Rollouts does."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="strategies can consult it")
     max_error_rate: Probability = Field(0.01, description="a measurement fails above this error rate")
     max_slow_rate: Probability | None = Field(None, description="a measurement fails above this slow share")
     failure_limit: int = Field(1, ge=0, description="the analysis fails when failures exceed this (cumulative)")
@@ -141,7 +156,7 @@ class Analysis(_Model):
 class ServiceAlert(_Model):
     """A service-wide error-rate alert (both versions), which also watches big-bang."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="watches every strategy, big-bang included")
     max_error_rate: Probability = Field(0.01, description="fires when the service error rate stays above this")
     window: Duration = Field(300.0, gt=0.0, description="rate computed over this window")
     for_: Duration = Field(120.0, alias="for", description="the condition must hold this long")
@@ -151,7 +166,7 @@ class ServiceAlert(_Model):
 class UserReports(_Model):
     """People: each harmed user reports with some probability, after a delay."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="people report harm done to them")
     report_probability: Probability = Field(0.05, description="chance a harmed user reports it")
     delay: Duration = Field(1800.0, gt=0.0, description="mean delay from harm to report (exponential)")
     reports_needed: int = Field(5, ge=1, description="reports that make support escalate")
@@ -168,9 +183,18 @@ class Rollback(_Model):
     duration: Duration = Field(30.0, description="from rollback start until the new version serves nothing")
 
 
+def split_file_reference(reference: str) -> tuple[str, str] | None:
+    """``("path/to/file.py", "ClassName")`` for a file reference; None for an installed name."""
+    path, colon, class_name = reference.rpartition(":")
+    return (path, class_name) if colon and path.endswith(".py") else None
+
+
 class StrategySpec(_Model):
     name: str = Field(min_length=1, description="label in results")
-    use: str | None = Field(None, description="installed strategy name or path/to/file.py:ClassName (default: name)")
+    use: str | None = Field(
+        None,
+        description="installed strategy name, or path/to/file.py:ClassName (relative to the scenario file)",
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the strategy")
 
     @property
@@ -188,19 +212,24 @@ class Sweep(_Model):
 
 
 class Scenario(_Model):
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: str = Field(min_length=1, description="label in results and report file names")
+    description: str = Field("", description="one line")
     horizon: Duration = Field(86400.0, gt=0.0, description="simulated time after which runs stop")
-    seed: int = Field(0, ge=0)
-    replications: int = Field(100, ge=1)
+    seed: int = Field(0, ge=0, description="root seed of every replication")
+    replications: int = Field(100, ge=1, description="replications for compare")
     population: Population
     traffic: Traffic
     release: Release = Field(default_factory=Release)
     telemetry: Telemetry = Field(default_factory=Telemetry)
     detection: Detection = Field(default_factory=Detection)
     rollback: Rollback = Field(default_factory=Rollback)
-    strategies: list[StrategySpec] = Field(min_length=1)
+    strategies: list[StrategySpec] = Field(min_length=1, description="the strategies to compare")
     sweep: Sweep | None = None
+    _source: str = PrivateAttr("<scenario>")  # the file it came from, for error messages
+
+    @property
+    def source(self) -> str:
+        return self._source
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scenario:
@@ -237,10 +266,23 @@ def _describe(error: dict[str, Any]) -> str:
 def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
     """Validate a scenario given as plain data; errors name ``source`` and the field."""
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as error:
         lines = [f"{source}: {_field_path(e['loc'])}: {_describe(e)}" for e in error.errors()]
         raise ScenarioError("\n".join(lines)) from None
+    scenario._source = source
+    return scenario
+
+
+def _relative_to(scenario: Scenario, folder: Path) -> Scenario:
+    """Strategy files named relative to the scenario file, made absolute."""
+    specs = []
+    for spec in scenario.strategies:
+        reference = split_file_reference(spec.plugin)
+        if reference and not Path(reference[0]).is_absolute():
+            spec = spec.model_copy(update={"use": f"{folder / reference[0]}:{reference[1]}"})
+        specs.append(spec)
+    return scenario.model_copy(update={"strategies": specs})
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -254,7 +296,7 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: cannot read: {error}") from None
     except tomllib.TOMLDecodeError as error:
         raise ScenarioError(f"{path}: not valid TOML: {error}") from None
-    return scenario_from_dict(data, source=str(path))
+    return _relative_to(scenario_from_dict(data, source=str(path)), path.parent)
 
 
 def scenario_json_schema() -> str:

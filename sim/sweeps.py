@@ -28,7 +28,7 @@ from sim.executors import Executor, Outcome
 from sim.experiments import collect, comparison_tasks
 from sim.grid import Axis, points, variant
 from sim.measures import OUTCOMES
-from sim.plugins import strategy_factory
+from sim.plugins import check_strategies
 from sim.results import METRICS, StrategySummary
 from sim.scenario import Scenario
 
@@ -100,8 +100,7 @@ def plan_sweep(scenario: Scenario, axes: list[Axis], seed: int, replications: in
     plan_points = []
     for index, values in enumerate(points(axes)):
         point = variant(base, values, source)
-        for spec in point.strategies:
-            strategy_factory(spec)  # bad params at any point are bad input: fail before any work
+        check_strategies(point)  # bad params at any point are bad input: fail before any work
         healthy = point.model_copy(update={"release": point.release.model_copy(update={"defect": None})})
         healthy_id = "healthy-" + _digest(healthy.model_dump(by_alias=True))
         items.setdefault(healthy_id, Item(healthy_id, healthy))

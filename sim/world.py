@@ -86,11 +86,12 @@ class World:
 
     def advance(self, replication: int | None = None, event: str = "") -> None:
         """Bring the data plane up to now; a timeline row (if traced) shows the state from now on."""
-        if self.env.now > self.plane.position:
+        moved = self.env.now > self.plane.position
+        if moved:
             span = self.plane.advance(self.env.now)
             # People notice harm done to them and may report it later.
             self.reports.add_harm(span.newly_harmed_users, span.start, span.end, self.people)
-        if self.traced is not None and replication in (None, self.traced):
+        if self.traced is not None and replication in (None, self.traced) and (moved or event):
             self._record(event)
 
     def set_weight(self, replication: int, weight: float, event: str = "") -> None:

@@ -21,13 +21,15 @@ class Canary:
         check: str | float = "1m",
         unit: str = "request",
     ) -> None:
-        if not steps or any(not 0.0 < w <= 1.0 for w in steps):
+        if not isinstance(steps, (list, tuple)) or not steps:
+            raise ValueError(f"steps must be a non-empty list of weights, got {steps!r}")
+        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0.0 < w <= 1.0 for w in steps):
             raise ValueError(f"steps must be weights in (0, 1], got {list(steps)}")
         if unit not in ("request", "user"):
             raise ValueError(f"unit must be 'request' or 'user', got {unit!r}")
         self.steps = list(steps)
-        self.bake = parse_duration(bake)
-        self.check = parse_duration(check)
+        self.bake = _duration("bake", bake)
+        self.check = _duration("check", check)
         if self.check <= 0:
             raise ValueError("check must be a positive duration")
         self.unit = unit
@@ -44,3 +46,10 @@ class Canary:
             return Decision.done()
         remaining = self.bake - (obs.now - self._step_started)
         return Decision.set(self.steps[self._step], wait=max(min(self.check, remaining), 1e-9))
+
+
+def _duration(name: str, value: str | float) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None

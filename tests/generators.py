@@ -43,12 +43,12 @@ def make_scenario(**overrides: Any) -> Scenario:
 
 
 @st.composite
-def scenarios(draw: st.DrawFn) -> Scenario:
-    """Small scenarios over the space that matters for the invariants."""
+def scenarios(draw: st.DrawFn, healthy: bool | None = None) -> Scenario:
+    """Small scenarios over the space that matters for the invariants (``healthy`` fixes the release)."""
     users = draw(st.integers(1, 5_000))
     segments = draw(st.sampled_from([[1.0], [0.3, 0.7], [0.1, 0.2, 0.7]]))
     classes = draw(st.sampled_from([[(1.0, 1.0)], [(0.8, 0.5), (0.2, 3.0)]]))
-    healthy = draw(st.booleans())
+    healthy = draw(st.booleans()) if healthy is None else healthy
     unit = draw(st.sampled_from(["request", "user"]))
     steps = draw(st.lists(st.floats(0.001, 1.0), min_size=1, max_size=4))
     release: dict[str, Any] = {}

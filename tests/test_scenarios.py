@@ -28,8 +28,11 @@ def test_scenario_validates_and_runs(path: Path) -> None:
 
 
 def test_the_scenarios_teach_what_their_headers_say() -> None:
-    default = sim.compare("default", replications=10).summaries
-    assert default["canary"].blast_radius_users.mean * 20 < default["bigbang"].blast_radius_users.mean
+    default = sim.compare("default", replications=64).summaries
+    assert default["canary"].blast_radius_users.mean * 100 < default["bigbang"].blast_radius_users.mean
+    assert default["flag-canary"].exposed_users.mean < 0.8 * default["canary"].exposed_users.mean
+    harmed = default["flag-canary"].blast_radius_users.mean / default["canary"].blast_radius_users.mean
+    assert 0.8 < harmed <= 1.0
     healthy = sim.compare("healthy", replications=40).summaries
     assert healthy["canary"].outcomes["false_rollback"] > 0 and healthy["bigbang"].outcomes["false_rollback"] == 0
     assert healthy["canary"].rollout_duration_s.mean > healthy["bigbang"].rollout_duration_s.mean

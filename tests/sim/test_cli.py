@@ -96,7 +96,12 @@ BAD_INPUTS = {
     ),
     "unknown strategy": (DEFAULT.replace('name = "bigbang"', 'name = "yolo"'), "unknown strategy 'yolo'"),
     "bad duration": (DEFAULT.replace('"1h"', '"soon"'), "horizon: expected a duration"),
-    "bad params": (DEFAULT + 'params = { steps = "x" }\n', "bad params"),
+    "bad params": (
+        DEFAULT.replace('name = "bigbang"', 'name = "canary"\nparams = { steps = "x" }'),
+        "strategies.0: strategy 'canary' (canary): bad params: steps must be a non-empty list",
+    ),
+    "infinite rate": (DEFAULT.replace("rate = 10", "rate = inf"), "traffic.rate: Input should be a finite number"),
+    "duration of wrong type": (DEFAULT.replace('"1h"', "[1]"), "horizon: expected a duration"),
 }
 
 
@@ -109,7 +114,7 @@ def test_bad_input_exits_2_with_one_line_naming_the_problem(tmp_path: Path, case
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
-    assert path in lines[0] or "strategy" in lines[0]
+    assert lines[0].startswith(f"rollout-sim: error: {path}: ")
     assert expected in lines[0]
     assert "Traceback" not in result.output
 
@@ -127,3 +132,58 @@ def test_broken_plugin_is_named_and_the_others_still_run() -> None:
     document = json.loads(result.stdout)
     assert list(document["strategies"]) == ["bigbang"]
     assert "Explodes" in document["errors"]
+
+
+def test_every_problem_of_a_file_is_reported_on_its_own_line(tmp_path: Path) -> None:
+    text = DEFAULT.replace("users = 1000", 'users = 1000\nsegments = [{name = "a", share = 0.5}]')
+    text = text.replace("rate = 10", "rate = -1").replace('"1h"', '"-1h"')
+    path = write(tmp_path, text)
+    result = invoke("validate", path)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 3, lines
+    fields = {line.removeprefix(f"rollout-sim: error: {path}: ").split(":")[0] for line in lines}
+    assert fields == {"horizon", "population.segments", "traffic.rate"}, lines
+
+
+def test_every_bad_strategy_is_reported(tmp_path: Path) -> None:
+    text = DEFAULT + '[[strategies]]\nname = "c"\nuse = "canary"\nparams = { bake = "soon" }\n'
+    text += '[[strategies]]\nname = "d"\nuse = "nope"\n'
+    lines = invoke("validate", write(tmp_path, text)).stderr.strip().splitlines()
+    assert len(lines) == 2
+    assert "strategies.1:" in lines[0] and "bake" in lines[0]
+    assert "strategies.2:" in lines[1] and "unknown strategy 'nope'" in lines[1]
+
+
+def test_a_plugin_path_is_relative_to_the_scenario_file(tmp_path: Path) -> None:
+    folder = tmp_path / "workshop"
+    folder.mkdir()
+    (folder / "mine.py").write_text(
+        "from sim import Decision\nclass Mine:\n    def decide(self, obs):\n        return Decision.done()\n"
+    )
+    path = write(folder, DEFAULT.replace('name = "bigbang"', 'name = "mine"\nuse = "mine.py:Mine"'))
+    result = invoke("compare", path, "-n", "2")
+    assert result.exit_code == 0, result.output
+
+
+def test_usage_errors_are_one_line_with_exit_2() -> None:
+    for args in (["compare", "--seed", "-1"], ["validate"], ["nope"], ["run", "--every", "0s"]):
+        result = invoke(*args)
+        assert result.exit_code == 2, args
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_run_where_every_strategy_fails_names_it_and_exits_1() -> None:
+    result = invoke("run", "--strategy", plugin("Explodes"))
+    assert result.exit_code == 1 and "boom" in result.stderr and "Traceback" not in result.output
+
+
+def test_run_json_rows_have_the_documented_fields() -> None:
+    from sim.measures import RunMeasures
+    from sim.world import TIMELINE_COLUMNS
+
+    document = json.loads(invoke("run", "--json", "--strategy", "canary").stdout)
+    canary = document["strategies"]["canary"]
+    assert set(canary["measures"]) == set(RunMeasures.__dataclass_fields__)
+    assert all(set(row) == set(TIMELINE_COLUMNS) for row in canary["timeline"])
+    times_and_events = [(row["time_s"], row["event"]) for row in canary["timeline"]]
+    assert len(times_and_events) == len(set(times_and_events)), "no duplicate rows"

@@ -1,8 +1,10 @@
 """The simulator against closed forms, with tolerances from the Monte Carlo standard error.
 
 Detection is off, so the new version serves its weight for the whole horizon.
-Every check allows Z standard errors of the mean: with Z = 4 a correct
-simulator fails one of these checks about once in 16,000 runs.
+Every check allows Z = 4 standard errors of the mean. The seeds are fixed, so
+a run is repeatable; over fresh seeds a correct simulator would fail one check
+about once in 16,000 (and this file, with about fifteen checks, about once in
+a thousand), while a bias of a few standard errors fails it.
 """
 
 from __future__ import annotations

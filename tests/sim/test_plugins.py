@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
+import re
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 import sim
+from sim import Decision
 from sim.cli import cli
 from sim.plugins import PluginError, installed_strategies, load_strategy_class
 from tests.generators import make_scenario, plugin
@@ -22,18 +23,10 @@ class TwoStep:
 
     unit = "user"
 
-    def __init__(self, first: float = 0.1, bake: str = "15m") -> None:
-        self.first = first
-        self.bake = bake
-
     def decide(self, obs: Observation) -> Decision:
         if obs.analysis.failed:
             return Decision.rollback("analysis failed")
-        if obs.decisions == 0:
-            return Decision.set(self.first, wait=60)
-        if obs.now < 900:
-            return Decision.set(self.first, wait=60)
-        return Decision.done()
+        return Decision.set(0.1, wait=60) if obs.now < 900 else Decision.done()
 '''
 
 
@@ -85,10 +78,24 @@ def test_a_bad_decision_is_reported_and_the_others_still_run() -> None:
     )
     comparison = sim.compare(scenario, replications=2)
     assert list(comparison.summaries) == ["bigbang"]
-    assert "weight must be between 0 and 1" in comparison.errors["bad"]
+    assert "weight must be a number between 0 and 1" in comparison.errors["bad"]
 
 
-def test_plugin_source_reads_like_the_docs() -> None:
-    # The workshop example above must stay within the promised ~20 lines of code.
-    code = [line for line in textwrap.dedent(WORKSHOP_PLUGIN).splitlines() if line.strip()]
-    assert len(code) <= 22
+def test_the_readme_plugin_is_about_twenty_lines() -> None:
+    readme = (Path(__file__).parent.parent.parent / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme, re.DOTALL).group(1)
+    assert len([line for line in code.splitlines() if line.strip()]) <= 20
+
+
+@pytest.mark.parametrize(
+    ("decision", "problem"),
+    [
+        (Decision.set("0.5", wait=60), "weight must be a number"),
+        (Decision.set(0.5, wait="1m"), "wait must be a positive number"),
+        (Decision.set(float("nan"), wait=60), "weight must be a number"),
+        (Decision.set(0.5, wait=0), "wait must be a positive number"),
+        (Decision("jump"), "action must be"),
+    ],
+)
+def test_bad_decisions_are_named_not_crashed_on(decision: Decision, problem: str) -> None:
+    assert problem in decision.problem()
