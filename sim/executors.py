@@ -147,7 +147,7 @@ class DaskExecutor:
         from distributed import as_completed
 
         pending = iter(tasks)
-        futures = as_completed()
+        futures = as_completed(loop=self._client.loop)
         try:
             for task in _take(pending, self.window):
                 futures.add(self._client.submit(run_task, task, pure=False))
