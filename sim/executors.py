@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from sim.engine import BLOCK_SIZE, run_block
+from sim.measures import RunMeasures
 from sim.plugins import PluginError, strategy_factory
 from sim.population import build_cohorts
 from sim.scenario import Scenario, ScenarioError, StrategySpec
@@ -42,7 +43,7 @@ class Outcome:
     """A finished task: one row per kept replication, or the plugin error that stopped it."""
 
     task: Task
-    rows: list[dict[str, Any]]
+    columns: dict[str, list[Any]]  # replication, strategy, then every RunMeasures field
     error: str | None = None
 
 
@@ -59,10 +60,13 @@ def run_task(task: Task) -> Outcome:
             task.scenario, build_cohorts(task.scenario), make, task.spec.name, block_seed(task.seed, task.block)
         )
     except PluginError as error:
-        return Outcome(task, [], str(error))
+        return Outcome(task, {}, str(error))
     first = task.block * BLOCK_SIZE
-    rows = [{"replication": first + j, **m.as_dict()} for j, m in enumerate(measures[: task.keep])]
-    return Outcome(task, rows)
+    kept = measures[: task.keep]
+    columns = {"replication": list(range(first, first + len(kept))), "strategy": [task.spec.name] * len(kept)}
+    for field in RunMeasures.__dataclass_fields__:
+        columns[field] = [getattr(m, field) for m in kept]
+    return Outcome(task, columns)
 
 
 class Executor(Protocol):
@@ -91,13 +95,22 @@ class LocalExecutor:
 
     Small jobs are not worth starting processes for: the first task runs here
     and, if the rest would take under ``inline_below`` seconds at that pace,
-    they run here too. Where a task runs never changes its rows.
+    they run here too. Otherwise tasks go to the workers in batches of about
+    ``batch_seconds`` of work, so that sending tasks and results costs little
+    next to running them. Where and with what a task runs never changes its rows.
     """
 
-    def __init__(self, workers: int | None = None, inline_below: float = 2.0, window: int | None = None) -> None:
+    def __init__(
+        self,
+        workers: int | None = None,
+        inline_below: float = 2.0,
+        batch_seconds: float = 0.25,
+        window: int | None = None,
+    ) -> None:
         self.workers = workers or os.cpu_count() or 1
         self.inline_below = inline_below
-        self.window = window or 4 * self.workers  # tasks in flight: bounds memory for huge sweeps
+        self.batch_seconds = batch_seconds
+        self.window = window or 2 * self.workers  # batches in flight: bounds memory for huge sweeps
 
     def run(self, tasks: Iterable[Task], total: int) -> Iterator[Outcome]:
         pending = iter(tasks)
@@ -106,25 +119,36 @@ class LocalExecutor:
             return
         started = time.perf_counter()
         yield run_task(first)
-        if self.workers == 1 or (time.perf_counter() - started) * (total - 1) < self.inline_below:
+        seconds = time.perf_counter() - started
+        if self.workers == 1 or seconds * (total - 1) < self.inline_below:
             yield from InlineExecutor().run(pending)
             return
-        yield from _bounded(ProcessPoolExecutor(self.workers, mp_context=_pool_context()), pending, self.window)
+        size = max(1, min(int(self.batch_seconds / max(seconds, 1e-6)), -(-(total - 1) // (2 * self.workers))))
+        pool = ProcessPoolExecutor(self.workers, mp_context=_pool_context())
+        yield from _bounded(pool, _batches(pending, size), self.window)
 
 
-def _bounded(pool: ProcessPoolExecutor, tasks: Iterable[Task], window: int) -> Iterator[Outcome]:
-    """Keep at most ``window`` tasks submitted; on any exit (Ctrl-C too) cancel the rest."""
-    pending = iter(tasks)
-    running: set[Future[Outcome]] = set()
+def run_batch(tasks: list[Task]) -> list[Outcome]:
+    return [run_task(task) for task in tasks]
+
+
+def _batches(tasks: Iterator[Task], size: int) -> Iterator[list[Task]]:
+    while batch := _take(tasks, size):
+        yield batch
+
+
+def _bounded(pool: ProcessPoolExecutor, batches: Iterable[list[Task]], window: int) -> Iterator[Outcome]:
+    """Keep at most ``window`` batches submitted; on any exit (Ctrl-C too) cancel the rest."""
+    running: set[Future[list[Outcome]]] = set()
     try:
-        for task in pending:
-            running.add(pool.submit(run_task, task))
+        for batch in batches:
+            running.add(pool.submit(run_batch, batch))
             if len(running) >= window:
                 done, running = wait(running, return_when=FIRST_COMPLETED)
-                yield from (future.result() for future in done)
+                yield from (outcome for future in done for outcome in future.result())
         while running:
             done, running = wait(running, return_when=FIRST_COMPLETED)
-            yield from (future.result() for future in done)
+            yield from (outcome for future in done for outcome in future.result())
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
 

@@ -61,7 +61,7 @@ def comparison_tasks(
 
 def collect(outcomes: Iterable[Outcome], progress: Progress | None = None, total: int = 0) -> tuple[pd.DataFrame, dict]:
     """Rows of finished tasks as one DataFrame in replication order, and the first error per strategy."""
-    rows: dict[tuple[int, int], list[dict]] = {}
+    columns: dict[tuple[int, str], dict[str, list]] = {}
     errors: dict[str, tuple[int, str]] = {}
     order: dict[str, int] = {}
     done = 0
@@ -73,14 +73,13 @@ def collect(outcomes: Iterable[Outcome], progress: Progress | None = None, total
             if task.spec.name not in errors or task.block < errors[task.spec.name][0]:
                 errors[task.spec.name] = (task.block, outcome.error)
         else:
-            rows[(task.block, task.spec.name)] = [{"strategy": task.spec.name, **row} for row in outcome.rows]
+            columns[(task.block, task.spec.name)] = outcome.columns
         done += task.keep
         if progress:
             progress(done, total)
-    ordered = [row for key in sorted(rows) for row in rows[key]]
-    frame = pd.DataFrame(ordered)
+    parts = [columns[key] for key in sorted(columns)]
+    frame = pd.DataFrame({name: [v for part in parts for v in part[name]] for name in parts[0]} if parts else {})
     if len(frame):
-        frame = frame[["replication", *[c for c in frame.columns if c != "replication"]]]
         frame = frame.sort_values("replication", kind="stable", ignore_index=True)
     return frame, {name: error for name, (_, error) in errors.items()}
 

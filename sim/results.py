@@ -41,7 +41,8 @@ class MetricSummary:
 
     @classmethod
     def of(cls, values: Any) -> MetricSummary:
-        array = np.asarray([v for v in values if v is not None and not _isnan(v)], dtype=float)
+        array = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=float)
+        array = array[~np.isnan(array)]  # None (the event never happened) is not a value
         if len(array) == 0:
             return cls(None, None, None, None, 0, array)
         mean, median, p95 = float(array.mean()), float(np.median(array)), float(np.percentile(array, 95))
