@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -124,8 +126,24 @@ class LocalExecutor:
             yield from InlineExecutor().run(pending)
             return
         size = max(1, min(int(self.batch_seconds / max(seconds, 1e-6)), -(-(total - 1) // (2 * self.workers))))
-        pool = ProcessPoolExecutor(self.workers, mp_context=_pool_context())
+        pool = ProcessPoolExecutor(
+            self.workers, mp_context=_pool_context(), initializer=_worker_setup, initargs=(os.getpid(),)
+        )
         yield from _bounded(pool, _batches(pending, size), self.window)
+
+
+def _worker_setup(parent: int) -> None:
+    # Ctrl-C reaches every process of the terminal; the parent stops the sweep
+    # and says how to resume, the workers need not each print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent was killed (kill -9, OOM) would otherwise wait for work forever."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
 
 
 def run_batch(tasks: list[Task]) -> list[Outcome]:

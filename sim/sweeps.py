@@ -73,7 +73,9 @@ def _digest(document: Any) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-_PRESENTATION = {"cli.py", "render.py", "__main__.py"}  # cannot change a number; sim/tui is skipped too
+# These cannot change a number (executors are tested to give identical rows), so
+# editing them must not throw away a half-done sweep. sim/tui is skipped too.
+_PRESENTATION = {"cli.py", "render.py", "__main__.py", "executors.py"}
 
 
 def code_version(scenario: Scenario) -> str:

@@ -29,3 +29,29 @@ def test_plugin_errors_are_the_same_whatever_the_executor() -> None:
     pooled = sim.compare(scenario, replications=130, executor=LocalExecutor(workers=2, inline_below=0.0))
     assert inline.errors == pooled.errors and "boom" in inline.errors["x"]
     pd.testing.assert_frame_equal(inline.runs, pooled.runs)
+
+
+def test_workers_exit_when_their_parent_is_killed() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import psutil
+
+    code = (
+        "import sim; from sim.executors import LocalExecutor; "
+        "sim.compare('healthy', replications=20000, executor=LocalExecutor(workers=2, inline_below=0.0))"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 60
+    workers: list[psutil.Process] = []
+    while time.monotonic() < deadline and len(workers) < 2:
+        workers = psutil.Process(parent.pid).children()
+        time.sleep(0.1)
+    assert len(workers) == 2, "the pool started"
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, "orphaned workers must not keep running"
