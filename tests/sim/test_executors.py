@@ -53,5 +53,5 @@ def test_workers_exit_when_their_parent_is_killed() -> None:
     assert len(workers) == 2, "the pool started"
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
-    gone, alive = psutil.wait_procs(workers, timeout=10)
+    _, alive = psutil.wait_procs(workers, timeout=10)
     assert not alive, "orphaned workers must not keep running"
