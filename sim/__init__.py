@@ -11,6 +11,7 @@ from sim.measures import OUTCOMES, RunMeasures
 from sim.plugins import PluginError, installed_strategies, load_strategy_class
 from sim.results import Comparison, MetricSummary, RunResult, StrategySummary
 from sim.scenario import Scenario, ScenarioError, load_scenario, scenario_json_schema
+from sim.sweeps import SweepResult, sweep
 
 __all__ = [
     "OUTCOMES",
@@ -26,6 +27,7 @@ __all__ = [
     "ScenarioError",
     "Strategy",
     "StrategySummary",
+    "SweepResult",
     "VersionStats",
     "bundled_scenarios",
     "compare",
@@ -36,4 +38,5 @@ __all__ = [
     "parse_duration",
     "run",
     "scenario_json_schema",
+    "sweep",
 ]

@@ -6,7 +6,6 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import click
@@ -18,7 +17,6 @@ from sim.catalog import bundled_scenarios, resolve_scenario
 from sim.durations import parse_duration
 from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run
-from sim.grid import axes_from_table, parse_axis
 from sim.plugins import PluginError, check_strategies, installed_strategies
 from sim.render import (
     comparison_table,
@@ -30,7 +28,7 @@ from sim.render import (
 )
 from sim.results import Comparison, RunResult
 from sim.scenario import ScenarioError, load_scenario, scenario_json_schema
-from sim.sweeps import pareto_frontier, plan_sweep, run_sweep, sweep_table, write_table
+from sim.sweeps import finish_sweep, prepare_sweep, run_sweep
 
 BAD_INPUT = 2
 DETECTORS = {
@@ -231,47 +229,34 @@ def sweep_command(
     out: str,
 ) -> None:
     """Run every strategy at every point of a parameter grid; resumable; writes Parquet and CSV."""
-    loaded = as_scenario(scenario)
-    axes = [parse_axis(option) for option in grids] or axes_from_table(loaded.sweep.grid if loaded.sweep else {})
-    if not axes:
-        raise ScenarioError(f"{loaded.name}: no grid: give --grid PATH=V1,V2 or a [sweep] table")
-    sweep = loaded.sweep
-    replications = replications or (sweep.replications if sweep and sweep.replications else loaded.replications)
-    plan = plan_sweep(loaded, axes, loaded.seed if seed is None else seed, replications, Path(out))
+    plan = prepare_sweep(as_scenario(scenario), grids, seed=seed, replications=replications, out=out)
+    run_executor = make_executor(executor, workers, scheduler)
     console = Console(stderr=True)
-    done = len(plan.done())
     console.print(
         f"sweep: {len(plan.points)} points, {len(plan.items)} scenario variants "
-        f"({done} already done) x {replications} replications -> {plan.directory}"
+        f"({len(plan.done())} already done) x {plan.replications} replications -> {plan.directory}"
     )
-    run_executor = make_executor(executor, workers, scheduler)
     try:
         with _progress_bar(console) as bar:
             task = bar.add_task("tasks", total=None)
             errors = run_sweep(plan, run_executor, lambda n, total: bar.update(task, completed=n, total=total))
     except KeyboardInterrupt:
-        saved = len(plan.done())
         console.print(
-            f"interrupted: {saved} of {len(plan.items)} variants saved in {plan.directory}; "
+            f"interrupted: {len(plan.done())} of {len(plan.items)} variants saved in {plan.directory}; "
             "run the same command again to finish the rest"
         )
         sys.exit(130)
+    result = finish_sweep(plan, errors)
+    out_console = Console()
+    out_console.print(sweep_summary_table(result.table, [axis.path for axis in plan.axes]))
+    if result.frontier is not None:
+        group_axes = [axis.path for axis in plan.axes if not axis.is_strategy]
+        out_console.print(frontier_table(result.frontier, group_axes))
+    console.print(f"wrote {result.parquet} and {result.csv}")
     for message in errors.values():
         click.echo(f"rollout-sim: {message}", err=True)
-    table = sweep_table(plan)
-    parquet, csv = write_table(table, Path(out), loaded.name)
-    _print_sweep(table, axes)
-    console.print(f"wrote {parquet} and {csv}")
     if errors:
         sys.exit(1)
-
-
-def _print_sweep(table: pd.DataFrame, axes: list) -> None:
-    out = Console()
-    out.print(sweep_summary_table(table, [axis.path for axis in axes]))
-    if (table["release"] == "defective").any():
-        group_axes = [axis.path for axis in axes if not axis.is_strategy]
-        out.print(frontier_table(pareto_frontier(table, axes), group_axes))
 
 
 @cli.command("validate")

@@ -9,6 +9,7 @@ callers key them by the task, never by arrival order.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import signal
@@ -174,7 +175,7 @@ def _bounded(pool: ProcessPoolExecutor, batches: Iterable[list[Task]], window: i
 class DaskExecutor:
     """An existing Dask distributed cluster; a lost worker's tasks are run again elsewhere."""
 
-    def __init__(self, scheduler: str, window: int = 256) -> None:
+    def __init__(self, scheduler: str, window: int = 64) -> None:
         try:
             from distributed import Client
         except ImportError:
@@ -186,28 +187,25 @@ class DaskExecutor:
         self.window = window
 
     def run(self, tasks: Iterable[Task], total: int = 0) -> Iterator[Outcome]:
+        """Tasks go out in batches (a few per worker thread at a time) to keep the scheduler's share small."""
         from distributed import as_completed
 
-        pending = iter(tasks)
+        threads = max(1, sum(self._client.nthreads().values()))
+        batches = _batches(iter(tasks), max(1, min(16, total // (8 * threads))))
         futures = as_completed(loop=self._client.loop)
         try:
-            for task in _take(pending, self.window):
-                futures.add(self._client.submit(run_task, task, pure=False))
+            for batch in _take(batches, self.window):
+                futures.add(self._client.submit(run_batch, batch, pure=False))
             for future in futures:
-                yield future.result()
-                for task in _take(pending, 1):
-                    futures.add(self._client.submit(run_task, task, pure=False))
+                yield from future.result()
+                for batch in _take(batches, 1):
+                    futures.add(self._client.submit(run_batch, batch, pure=False))
         finally:
             self._client.close()
 
 
-def _take(tasks: Iterator[Task], count: int) -> list[Task]:
-    taken = []
-    for task in tasks:
-        taken.append(task)
-        if len(taken) == count:
-            break
-    return taken
+def _take(items: Iterator[Any], count: int) -> list[Any]:
+    return list(itertools.islice(items, count))
 
 
 def make_executor(name: str = "local", workers: int | None = None, scheduler: str | None = None) -> Executor:

@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import util as importlib_util
 from pathlib import Path
@@ -24,13 +24,13 @@ from typing import Any
 
 import pandas as pd
 
-from sim.executors import Executor, Outcome
-from sim.experiments import collect, comparison_tasks
-from sim.grid import Axis, points, variant
+from sim.executors import Executor, LocalExecutor, Outcome
+from sim.experiments import as_scenario, collect, comparison_tasks
+from sim.grid import Axis, axes_from_table, parse_axis, points, variant
 from sim.measures import OUTCOMES
 from sim.plugins import check_strategies
 from sim.results import METRICS, StrategySummary
-from sim.scenario import Scenario
+from sim.scenario import Scenario, ScenarioError
 
 Progress = Callable[[int, int], None]
 
@@ -57,6 +57,7 @@ class SweepPlan:
     axes: list[Axis]
     seed: int
     replications: int
+    out: Path
     directory: Path
     points: list[Point]
     items: dict[str, Item] = field(repr=False)
@@ -119,7 +120,7 @@ def plan_sweep(scenario: Scenario, axes: list[Axis], seed: int, replications: in
         "code": code_version(scenario),
     }
     directory = out / "sweeps" / f"{scenario.name}-{_digest(identity)}"
-    return SweepPlan(scenario.name, axes, seed, replications, directory, plan_points, items)
+    return SweepPlan(scenario.name, axes, seed, replications, out, directory, plan_points, items)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -266,3 +267,59 @@ def _dominated(row: Any, group: pd.DataFrame) -> bool:
     better_or_equal = (group["duration_s"] <= row.duration_s) & (group["blast_radius_users"] <= row.blast_radius_users)
     strictly = (group["duration_s"] < row.duration_s) | (group["blast_radius_users"] < row.blast_radius_users)
     return bool((better_or_equal & strictly).any())
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """A finished sweep: the tidy table, its Pareto frontier, and where they were written."""
+
+    table: pd.DataFrame
+    frontier: pd.DataFrame | None  # None for a healthy base scenario (no blast radius to trade)
+    directory: Path
+    parquet: Path
+    csv: Path
+    errors: dict[str, str]
+
+
+def prepare_sweep(
+    scenario: Scenario,
+    grid: Sequence[str] | None = None,
+    *,
+    seed: int | None = None,
+    replications: int | None = None,
+    out: str | Path = "reports",
+) -> SweepPlan:
+    """The plan for a grid given as ``PATH=V1,V2`` strings, or else the scenario's [sweep] table."""
+    axes = [parse_axis(option) for option in grid or ()]
+    if not axes and scenario.sweep is not None:
+        axes = axes_from_table(scenario.sweep.grid)
+    if not axes:
+        raise ScenarioError(f"{scenario.source}: no grid: give --grid PATH=V1,V2 or a [sweep] table")
+    if replications is None:
+        replications = scenario.sweep.replications if scenario.sweep and scenario.sweep.replications else None
+    replications = replications or scenario.replications
+    return plan_sweep(scenario, axes, scenario.seed if seed is None else seed, replications, Path(out))
+
+
+def finish_sweep(plan: SweepPlan, errors: dict[str, str]) -> SweepResult:
+    """Assemble the table from the saved items, write Parquet and CSV, find the frontier."""
+    table = sweep_table(plan)
+    parquet, csv = write_table(table, plan.out, plan.name)
+    frontier = pareto_frontier(table, plan.axes) if (table["release"] == "defective").any() else None
+    return SweepResult(table, frontier, plan.directory, parquet, csv, errors)
+
+
+def sweep(
+    scenario: Scenario | str | Path | None = None,
+    grid: Sequence[str] | None = None,
+    *,
+    seed: int | None = None,
+    replications: int | None = None,
+    out: str | Path = "reports",
+    executor: Executor | None = None,
+    progress: Progress | None = None,
+) -> SweepResult:
+    """Run (or resume) a sweep; the same operation as ``rollout-sim sweep``."""
+    plan = prepare_sweep(as_scenario(scenario), grid, seed=seed, replications=replications, out=out)
+    errors = run_sweep(plan, executor or LocalExecutor(), progress)
+    return finish_sweep(plan, errors)

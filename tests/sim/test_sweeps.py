@@ -194,3 +194,16 @@ params = { steps = [0.05, 0.5], bake = "5m" }
 [sweep]
 grid = { "strategies.canary.steps.0" = [0.05, 0.2], "release.defect.harm" = [0.02, 0.1] }
 """
+
+
+def test_python_api_sweep_is_the_cli_operation(tmp_path: Path) -> None:
+    import sim
+
+    path = tmp_path / "s.toml"
+    path.write_text(SMALL_TOML)
+    result = sim.sweep(path, out=tmp_path / "api", executor=InlineExecutor())
+    assert result.parquet.is_file() and result.csv.is_file() and not result.errors
+    assert result.frontier is not None and len(result.frontier) > 0
+    cli_run = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(tmp_path / "cli"), "--workers", "1"])
+    assert cli_run.exit_code == 0
+    pd.testing.assert_frame_equal(pd.read_csv(result.csv), pd.read_csv(tmp_path / "cli" / "small-sweep.csv"))
