@@ -107,7 +107,7 @@ class LocalExecutor:
         self,
         workers: int | None = None,
         inline_below: float = 2.0,
-        batch_seconds: float = 0.25,
+        batch_seconds: float = 0.05,
         window: int | None = None,
     ) -> None:
         self.workers = workers or os.cpu_count() or 1
