@@ -175,7 +175,7 @@ def _bounded(pool: ProcessPoolExecutor, batches: Iterable[list[Task]], window: i
 class DaskExecutor:
     """An existing Dask distributed cluster; a lost worker's tasks are run again elsewhere."""
 
-    def __init__(self, scheduler: str, window: int = 64) -> None:
+    def __init__(self, scheduler: str, window: int | None = None) -> None:
         try:
             from distributed import Client
         except ImportError:
@@ -192,9 +192,12 @@ class DaskExecutor:
 
         threads = max(1, sum(self._client.nthreads().values()))
         batches = _batches(iter(tasks), max(1, min(16, total // (8 * threads))))
+        # A couple of batches per worker thread: measured on the bundled sweep, 64 in
+        # flight took 110 s where 4 took 66 s (local processes: 60 s).
+        window = self.window or 2 * threads
         futures = as_completed(loop=self._client.loop)
         try:
-            for batch in _take(batches, self.window):
+            for batch in _take(batches, window):
                 futures.add(self._client.submit(run_batch, batch, pure=False))
             for future in futures:
                 yield from future.result()
