@@ -83,8 +83,8 @@ class _Commands(click.Group):
             where = f"{error.ctx.command_path}: " if getattr(error, "ctx", None) else ""
             click.echo(f"rollout-sim: error: {where}{error.format_message()}", err=True)
             sys.exit(error.exit_code)
-        except click.exceptions.Abort:
-            click.echo("rollout-sim: aborted", err=True)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            click.echo("rollout-sim: interrupted", err=True)
             sys.exit(130)
         except click.exceptions.Exit as done:
             sys.exit(done.exit_code)

@@ -96,9 +96,9 @@ def _pool_context() -> multiprocessing.context.BaseContext:
 class LocalExecutor:
     """Local worker processes (default: one per core).
 
-    Small jobs are not worth starting processes for: the first task runs here
-    and, if the rest would take under ``inline_below`` seconds at that pace,
-    they run here too. Otherwise tasks go to the workers in batches of about
+    Small jobs are not worth starting processes for: tasks run here until the
+    job has taken ``inline_below`` seconds, and only the rest go to the
+    workers, in batches of about
     ``batch_seconds`` of work, so that sending tasks and results costs little
     next to running them. Where and with what a task runs never changes its rows.
     """
@@ -117,16 +117,20 @@ class LocalExecutor:
 
     def run(self, tasks: Iterable[Task], total: int) -> Iterator[Outcome]:
         pending = iter(tasks)
-        first = next(pending, None)
-        if first is None:
+        started, done = time.perf_counter(), 0
+        # Tasks differ a lot in length (a caught defect ends in minutes of
+        # simulated time, a healthy release runs to the horizon), so no single
+        # task predicts the job: run here until the job has taken inline_below.
+        for task in pending:
+            yield run_task(task)
+            done += 1
+            if self.workers > 1 and done < total and time.perf_counter() - started >= self.inline_below:
+                break
+        else:
             return
-        started = time.perf_counter()
-        yield run_task(first)
-        seconds = time.perf_counter() - started
-        if self.workers == 1 or seconds * (total - 1) < self.inline_below:
-            yield from InlineExecutor().run(pending)
-            return
-        size = max(1, min(int(self.batch_seconds / max(seconds, 1e-6)), -(-(total - 1) // (2 * self.workers))))
+        seconds = (time.perf_counter() - started) / done
+        left = total - done
+        size = max(1, min(int(self.batch_seconds / max(seconds, 1e-6)), -(-left // (2 * self.workers))))
         pool = ProcessPoolExecutor(
             self.workers, mp_context=_pool_context(), initializer=_worker_setup, initargs=(os.getpid(),)
         )
@@ -157,8 +161,9 @@ def _batches(tasks: Iterator[Task], size: int) -> Iterator[list[Task]]:
 
 
 def _bounded(pool: ProcessPoolExecutor, batches: Iterable[list[Task]], window: int) -> Iterator[Outcome]:
-    """Keep at most ``window`` batches submitted; on any exit (Ctrl-C too) cancel the rest."""
+    """Keep at most ``window`` batches submitted; on any other exit (Ctrl-C too) stop the workers now."""
     running: set[Future[list[Outcome]]] = set()
+    finished = False
     try:
         for batch in batches:
             running.add(pool.submit(run_batch, batch))
@@ -168,8 +173,27 @@ def _bounded(pool: ProcessPoolExecutor, batches: Iterable[list[Task]], window: i
         while running:
             done, running = wait(running, return_when=FIRST_COMPLETED)
             yield from (outcome for future in done for outcome in future.result())
+        finished = True
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            _stop_now(pool)
+
+
+def _stop_now(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued work and terminate the workers.
+
+    A worker that Ctrl-C reached before it could ignore it may die holding the
+    task queue's lock; waiting for the others would then hang for ever.
+    Their results are not wanted, and saved work is already on disk.
+    """
+    workers = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join(timeout=5)
 
 
 class DaskExecutor:

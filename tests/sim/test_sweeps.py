@@ -207,3 +207,23 @@ def test_python_api_sweep_is_the_cli_operation(tmp_path: Path) -> None:
     cli_run = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(tmp_path / "cli"), "--workers", "1"])
     assert cli_run.exit_code == 0
     pd.testing.assert_frame_equal(pd.read_csv(result.csv), pd.read_csv(tmp_path / "cli" / "small-sweep.csv"))
+
+
+def test_ctrl_c_stops_a_pooled_sweep_promptly_and_says_how_to_resume(tmp_path: Path) -> None:
+    import psutil
+
+    path = tmp_path / "s.toml"
+    path.write_text(SMALL_TOML.replace('horizon = "40m"', 'horizon = "1d"'))
+    command = [sys.executable, "-m", "sim", "sweep", str(path), "-n", "640", "--out", str(tmp_path), "--workers", "2"]
+    # Its own session, so that Ctrl-C can reach the whole group, as a terminal sends it.
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(psutil.Process(process.pid).children()) < 2:
+        time.sleep(0.05)
+    assert process.poll() is None, "the sweep is still running when Ctrl-C comes"
+    os.killpg(process.pid, signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130
+    assert "run the same command again" in stderr and "Traceback" not in stderr
