@@ -18,8 +18,9 @@ from sim.cli import cli
 from sim.executors import InlineExecutor, LocalExecutor, Outcome, Task
 from sim.grid import parse_axis
 from sim.measures import OUTCOMES
+from sim.pareto import pareto_frontier
 from sim.results import METRICS
-from sim.sweeps import pareto_frontier, plan_sweep, run_sweep, sweep_table
+from sim.sweeps import plan_sweep, run_sweep, sweep_table
 from tests.generators import make_scenario
 
 AXES = [parse_axis("strategies.canary.steps.0=0.05,0.2"), parse_axis("release.defect.harm=0.02,0.1")]
