@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from sim.measures import OUTCOMES
 
@@ -62,6 +61,8 @@ def _t_interval(values: np.ndarray, confidence_level: float) -> tuple[float, flo
         return None
     mean = float(values.mean())
     sem = float(values.std(ddof=1)) / math.sqrt(len(values))
+    from scipy import stats  # imported here: it costs half a second at every start of the CLI
+
     half = float(stats.t.ppf(0.5 + confidence_level / 2, len(values) - 1)) * sem
     return (mean - half, mean + half)
 
@@ -108,6 +109,8 @@ class StrategySummary:
         """Wilson interval for the detection rate (runs the defect reached); None if none did."""
         if not self.reached:
             return None
+        from scipy import stats
+
         interval = stats.binomtest(self.detected, self.reached).proportion_ci(confidence_level, method="wilson")
         return (float(interval.low), float(interval.high))
 
