@@ -6,6 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import click
@@ -240,12 +241,13 @@ def sweep_command(
         with _progress_bar(console) as bar:
             task = bar.add_task("tasks", total=None)
             errors = run_sweep(plan, run_executor, lambda n, total: bar.update(task, completed=n, total=total))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenProcessPool) as stop:
+        why = "interrupted" if isinstance(stop, KeyboardInterrupt) else "a worker process died"
         console.print(
-            f"interrupted: {len(plan.done())} of {len(plan.items)} variants saved in {plan.directory}; "
+            f"{why}: {len(plan.done())} of {len(plan.items)} variants saved in {plan.directory}; "
             "run the same command again to finish the rest"
         )
-        sys.exit(130)
+        sys.exit(130 if isinstance(stop, KeyboardInterrupt) else 1)
     result = finish_sweep(plan, errors)
     out_console = Console()
     out_console.print(sweep_summary_table(result.table, [axis.path for axis in plan.axes]))
@@ -253,9 +255,9 @@ def sweep_command(
         group_axes = [axis.path for axis in plan.axes if not axis.is_strategy]
         out_console.print(frontier_table(result.frontier, group_axes))
     console.print(f"wrote {result.parquet} and {result.csv}")
-    for message in errors.values():
+    for message in result.errors.values():  # also failures saved by an earlier, resumed run
         click.echo(f"rollout-sim: {message}", err=True)
-    if errors:
+    if result.errors:
         sys.exit(1)
 
 

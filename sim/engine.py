@@ -54,7 +54,7 @@ def rollout(env: simpy.Environment, world: World, replication: int, strategy: St
 def _ask(strategy: Strategy, world: World, replication: int, name: str) -> Decision:
     try:
         decision = strategy.decide(world.observe(replication))
-    except Exception as error:  # a plugin's bug must name the plugin, not crash the comparison
+    except (Exception, SystemExit) as error:  # a plugin's bug must name the plugin, not end the comparison
         raise PluginError(f"strategy {name!r} raised {type(error).__name__}: {error}") from error
     if not isinstance(decision, Decision):
         raise PluginError(f"strategy {name!r} returned {decision!r}, expected a sim.Decision")

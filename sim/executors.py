@@ -200,35 +200,40 @@ class DaskExecutor:
     """An existing Dask distributed cluster; a lost worker's tasks are run again elsewhere."""
 
     def __init__(self, scheduler: str, window: int | None = None) -> None:
+        self.scheduler = scheduler
+        self.window = window
+        self._connect().close()  # a wrong address is bad input now, not a failure later
+
+    def _connect(self) -> Any:
         try:
             from distributed import Client
         except ImportError:
             raise ScenarioError("--executor dask needs dask.distributed: pip install 'rollout-sim[dask]'") from None
         try:
-            self._client = Client(scheduler, timeout="10s", set_as_default=False)
-        except OSError as error:
-            raise ScenarioError(f"--scheduler {scheduler}: cannot reach the Dask scheduler: {error}") from None
-        self.window = window
+            return Client(self.scheduler, timeout="10s", set_as_default=False)
+        except (OSError, ValueError, TimeoutError) as error:
+            raise ScenarioError(f"--scheduler {self.scheduler}: cannot reach a Dask scheduler: {error}") from None
 
     def run(self, tasks: Iterable[Task], total: int = 0) -> Iterator[Outcome]:
         """Tasks go out in batches (a few per worker thread at a time) to keep the scheduler's share small."""
+        with self._connect() as client:
+            yield from self._run(client, tasks, total)
+
+    def _run(self, client: Any, tasks: Iterable[Task], total: int) -> Iterator[Outcome]:
         from distributed import as_completed
 
-        threads = max(1, sum(self._client.nthreads().values()))
+        threads = max(1, sum(client.nthreads().values()))
         batches = _batches(iter(tasks), max(1, min(16, total // (8 * threads))))
         # A couple of batches per worker thread: measured on the bundled sweep, 64 in
         # flight took 110 s where 4 took 66 s (local processes: 60 s).
         window = self.window or 2 * threads
-        futures = as_completed(loop=self._client.loop)
-        try:
-            for batch in _take(batches, window):
-                futures.add(self._client.submit(run_batch, batch, pure=False))
-            for future in futures:
-                yield from future.result()
-                for batch in _take(batches, 1):
-                    futures.add(self._client.submit(run_batch, batch, pure=False))
-        finally:
-            self._client.close()
+        futures = as_completed(loop=client.loop)
+        for batch in _take(batches, window):
+            futures.add(client.submit(run_batch, batch, pure=False))
+        for future in futures:
+            yield from future.result()
+            for batch in _take(batches, 1):
+                futures.add(client.submit(run_batch, batch, pure=False))
 
 
 def _take(items: Iterator[Any], count: int) -> list[Any]:
@@ -244,5 +249,7 @@ def make_executor(name: str = "local", workers: int | None = None, scheduler: st
     if name == "dask":
         if not scheduler:
             raise ScenarioError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
+        if workers is not None:
+            raise ScenarioError("--workers sets local processes; a Dask cluster has its own workers")
         return DaskExecutor(scheduler)
     raise ScenarioError(f"unknown executor {name!r}; expected local, inline or dask")

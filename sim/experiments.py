@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sim.catalog import resolve_scenario
@@ -41,10 +40,6 @@ def _label(reference: str) -> str:
     """A file strategy is labelled by its class name in results."""
     file_reference = split_file_reference(reference)
     return file_reference[1] if file_reference and file_reference[1] else reference
-
-
-def _block_seeds(seed: int, blocks: int) -> list[np.random.SeedSequence]:
-    return [block_seed(seed, block) for block in range(blocks)]
 
 
 def comparison_tasks(
@@ -146,7 +141,7 @@ def run(
     scenario = as_scenario(scenario)
     seed = scenario.seed if seed is None else seed
     block, traced = divmod(replication, BLOCK_SIZE)
-    child = _block_seeds(seed, block + 1)[block]
+    child = block_seed(seed, block)
     cohorts = build_cohorts(scenario)
     specs = select_strategies(scenario, strategies)
     check_strategies(scenario, specs)

@@ -89,7 +89,9 @@ def strategy_factory(spec: StrategySpec) -> Callable[[], Strategy]:
         except Exception as error:  # whatever a plugin's constructor raises, name the plugin
             raise PluginError(f"strategy {spec.name!r} ({spec.plugin}): bad params: {error}") from None
 
-    build()
+    unit = getattr(build(), "unit", "request")
+    if unit not in ("request", "user"):
+        raise PluginError(f"strategy {spec.name!r} ({spec.plugin}): unit must be 'request' or 'user', got {unit!r}")
     return build
 
 

@@ -16,24 +16,25 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import util as importlib_util
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from sim.engine import BLOCK_SIZE
 from sim.executors import Executor, LocalExecutor, Outcome
-from sim.experiments import as_scenario, collect, comparison_tasks
+from sim.experiments import Progress, as_scenario, collect, comparison_tasks
 from sim.grid import Axis, axes_from_table, parse_axis, points, variant
 from sim.measures import OUTCOMES
 from sim.pareto import pareto_frontier
-from sim.plugins import check_strategies
+from sim.plugins import GROUP, check_strategies
 from sim.results import METRICS, StrategySummary
-from sim.scenario import Scenario, ScenarioError
-
-Progress = Callable[[int, int], None]
+from sim.scenario import Scenario, ScenarioError, split_file_reference
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,8 @@ class Item:
 class Point:
     index: int
     values: dict[str, Any]
-    defective: str | None  # item ids
-    healthy: str
+    defective: str | None  # item id; None when the point's release is healthy
+    healthy: str  # item id
 
 
 @dataclass(frozen=True)
@@ -64,35 +65,49 @@ class SweepPlan:
     items: dict[str, Item] = field(repr=False)
 
     def done(self) -> set[str]:
-        return {path.stem for path in (self.directory / "items").glob("*.json")}
+        """Items saved and readable; a damaged file (a crash mid-write elsewhere) counts as not done."""
+        return {path.stem for path in (self.directory / "items").glob("*.json") if _readable(path)}
 
     def pending(self) -> list[Item]:
         done = self.done()
         return [item for item_id, item in self.items.items() if item_id not in done]
 
 
+def _readable(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _digest(document: Any) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-# These cannot change a number (executors are tested to give identical rows), so
-# editing them must not throw away a half-done sweep. sim/tui is skipped too.
-_PRESENTATION = {"cli.py", "render.py", "__main__.py", "executors.py"}
+# Presentation only: these cannot change a number, so editing them must not
+# throw away a half-done sweep. Everything else in sim/ and strategies/ counts.
+_PRESENTATION = {"cli.py", "render.py", "__main__.py"}
 
 
 def code_version(scenario: Scenario) -> str:
-    """A digest of the source that makes the numbers (simulator, strategies, strategy files given by path)."""
-    files: list[Path] = []
+    """A digest of what makes the numbers: the simulator's and strategies' source, strategy files
+    given by path, the versions of installed strategy packages, and numpy's version (its draws)."""
+    digest = hashlib.sha256(f"numpy {np.__version__}".encode())
     for package in ("sim", "strategies"):
         root = Path(importlib_util.find_spec(package).origin).parent
-        files += sorted(p for p in root.rglob("*.py") if p.name not in _PRESENTATION and "tui" not in p.parts)
+        for path in sorted(root.rglob("*.py")):
+            if path.name not in _PRESENTATION and "tui" not in path.relative_to(root).parts:
+                digest.update(path.read_bytes())
+    installed = {ep.name: ep for ep in entry_points(group=GROUP)}
     for strategy in scenario.strategies:
-        path = strategy.plugin.rsplit(":", 1)[0]
-        if path.endswith(".py"):
-            files.append(Path(path))
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.read_bytes() if path.is_file() else str(path).encode())
+        reference = split_file_reference(strategy.plugin)
+        if reference:
+            path = Path(reference[0])
+            digest.update(path.read_bytes() if path.is_file() else reference[0].encode())
+        elif strategy.plugin in installed and installed[strategy.plugin].dist is not None:
+            dist = installed[strategy.plugin].dist
+            digest.update(f"{dist.name} {dist.version}".encode())
     return digest.hexdigest()[:12]
 
 
@@ -125,9 +140,12 @@ def plan_sweep(scenario: Scenario, axes: list[Axis], seed: int, replications: in
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    """Write then rename, with the data on disk first: a crash leaves the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
         handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(handle.name, path)
 
 
@@ -160,16 +178,16 @@ def summary_rows(runs: pd.DataFrame, strategies: list[str]) -> list[dict[str, An
 
 def run_sweep(plan: SweepPlan, executor: Executor, progress: Progress | None = None) -> dict[str, str]:
     """Run every pending item; each is written as soon as all its tasks are done. Returns plugin errors."""
+    for leftover in (plan.directory / "items").glob("*.tmp"):  # from a run killed mid-write
+        leftover.unlink()
     pending = plan.pending()
-    specs = {item.id: item.scenario.strategies for item in pending}
-    per_item = {
-        item.id: len(comparison_tasks(item.scenario, specs[item.id], plan.seed, plan.replications)) for item in pending
-    }
+    blocks = -(-plan.replications // BLOCK_SIZE)
+    per_item = {item.id: blocks * len(item.scenario.strategies) for item in pending}
     total = sum(per_item.values())
     tasks = (
         task
         for item in pending
-        for task in comparison_tasks(item.scenario, specs[item.id], plan.seed, plan.replications, item.id)
+        for task in comparison_tasks(item.scenario, item.scenario.strategies, plan.seed, plan.replications, item.id)
     )
     finished: dict[str, list[Outcome]] = {item_id: [] for item_id in per_item}
     errors: dict[str, str] = {}
@@ -177,7 +195,7 @@ def run_sweep(plan: SweepPlan, executor: Executor, progress: Progress | None = N
         item_id = outcome.task.key
         finished[item_id].append(outcome)
         if len(finished[item_id]) == per_item[item_id]:
-            errors.update(_write_item(plan, item_id, finished.pop(item_id), specs[item_id]))
+            errors.update(_write_item(plan, item_id, finished.pop(item_id), plan.items[item_id].scenario.strategies))
         if progress:
             progress(done, total)
     return errors
@@ -191,22 +209,39 @@ def _write_item(plan: SweepPlan, item_id: str, outcomes: list[Outcome], specs: l
     return errors
 
 
-def _item_rows(plan: SweepPlan, item_id: str) -> list[dict[str, Any]]:
-    return json.loads((plan.directory / "items" / f"{item_id}.json").read_text())["rows"]
+def _read_item(plan: SweepPlan, item_id: str) -> dict[str, Any] | None:
+    """A saved item, or None if it is missing or unreadable (then it is simply run again)."""
+    try:
+        return json.loads((plan.directory / "items" / f"{item_id}.json").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def sweep_table(plan: SweepPlan) -> pd.DataFrame:
     """The tidy table: one row per grid point x release x strategy x measure."""
-    frames = []
+    cache: dict[str, list[dict[str, Any]]] = {}  # healthy items are shared by many points
+    records = []
     for point in plan.points:
         for release, item_id in (("defective", point.defective), ("healthy", point.healthy)):
             if item_id is None:
                 continue
-            frame = pd.DataFrame(_item_rows(plan, item_id))
-            frames.append(frame.assign(point=point.index, release=release, **point.values))
-    table = pd.concat(frames, ignore_index=True)
+            if item_id not in cache:
+                cache[item_id] = (_read_item(plan, item_id) or {}).get("rows", [])
+            fixed = {"point": point.index, **point.values, "release": release}
+            records.extend({**fixed, **row} for row in cache[item_id])
     first = ["point", *[axis.path for axis in plan.axes], "release", "strategy", "measure"]
+    table = pd.DataFrame.from_records(records)
+    if table.empty:
+        return pd.DataFrame(columns=[*first, "mean", "median", "p95", "ci_low", "ci_high", "n"])
     return table[first + [c for c in table.columns if c not in first]]
+
+
+def saved_errors(plan: SweepPlan) -> dict[str, str]:
+    """Strategy failures recorded in the saved items (so a resumed sweep still reports them)."""
+    errors: dict[str, str] = {}
+    for item_id in plan.items:
+        errors.update((_read_item(plan, item_id) or {}).get("errors", {}))
+    return errors
 
 
 def write_table(table: pd.DataFrame, out: Path, name: str) -> tuple[Path, Path]:
@@ -255,10 +290,30 @@ def prepare_sweep(
         axes = axes_from_table(scenario.sweep.grid)
     if not axes:
         raise ScenarioError(f"{scenario.source}: no grid: give --grid PATH=V1,V2 or a [sweep] table")
+    _check_axes(axes, scenario.source)
     if replications is None:
         replications = scenario.sweep.replications if scenario.sweep and scenario.sweep.replications else None
     replications = replications or scenario.replications
     return plan_sweep(scenario, axes, scenario.seed if seed is None else seed, replications, Path(out))
+
+
+_NOT_GRID_PATHS = ("name", "seed", "replications", "sweep")  # the sweep itself fixes these
+
+
+def _check_axes(axes: list[Axis], source: str) -> None:
+    problems = []
+    paths = [axis.path for axis in axes]
+    for path in sorted({p for p in paths if paths.count(p) > 1}):
+        problems.append(f"{source}: --grid {path}: given more than once")
+    for path in paths:
+        parts = path.split(".")
+        if parts[0] in _NOT_GRID_PATHS:
+            problems.append(f"{source}: --grid {path}: {parts[0]} is set by the sweep, not by a grid axis")
+        if parts[0] == "strategies" and len(parts) > 1 and parts[1].isdigit():
+            # By name, so that the frontier can tell one strategy's settings from another's.
+            problems.append(f"{source}: --grid {path}: name the strategy (strategies.NAME...), not its position")
+    if problems:
+        raise ScenarioError("\n".join(problems))
 
 
 def finish_sweep(plan: SweepPlan, errors: dict[str, str]) -> SweepResult:
@@ -266,7 +321,7 @@ def finish_sweep(plan: SweepPlan, errors: dict[str, str]) -> SweepResult:
     table = sweep_table(plan)
     parquet, csv = write_table(table, plan.out, plan.name)
     frontier = pareto_frontier(table, plan.axes) if (table["release"] == "defective").any() else None
-    return SweepResult(table, frontier, plan.directory, parquet, csv, errors)
+    return SweepResult(table, frontier, plan.directory, parquet, csv, {**saved_errors(plan), **errors})
 
 
 def sweep(

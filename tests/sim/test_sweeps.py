@@ -228,3 +228,62 @@ def test_ctrl_c_stops_a_pooled_sweep_promptly_and_says_how_to_resume(tmp_path: P
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130
     assert "run the same command again" in stderr and "Traceback" not in stderr
+
+
+def _sweep_cli(tmp_path: Path, *args: str, text: str = SMALL_TOML):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return CliRunner().invoke(cli, ["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1", *args])
+
+
+def test_list_values_make_one_point_each(tmp_path: Path) -> None:
+    result = _sweep_cli(tmp_path, "--grid", "strategies.canary.steps=[0.1,0.5],[0.2]")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "out" / "small-sweep.csv")
+    assert set(table["strategies.canary.steps"]) == {"[0.1, 0.5]", "[0.2]"}
+
+
+@pytest.mark.parametrize(
+    ("grids", "message"),
+    [
+        (["strategies.1.bake=5m,10m"], "name the strategy"),
+        (["strategies.canary.bake=5m", "strategies.canary.bake=10m"], "given more than once"),
+        (["seed=1,2"], "seed is set by the sweep"),
+        (["strategies.canary.steps.7=0.1"], "no '7' in this list"),
+    ],
+)
+def test_bad_grids_are_bad_input(tmp_path: Path, grids: list[str], message: str) -> None:
+    result = _sweep_cli(tmp_path, *(arg for grid in grids for arg in ("--grid", grid)))
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_failing_plugin_is_reported_again_when_the_sweep_resumes(tmp_path: Path) -> None:
+    from tests.generators import plugin
+
+    text = SMALL_TOML + f'[[strategies]]\nname = "x"\nuse = "{plugin("Explodes")}"\n'
+    for _ in range(2):
+        result = _sweep_cli(tmp_path, text=text)
+        assert result.exit_code == 1 and "boom" in result.stderr, result.output
+    assert set(pd.read_csv(tmp_path / "out" / "small-sweep.csv")["strategy"]) == {"bigbang", "canary"}
+
+
+def test_a_damaged_item_is_run_again(tmp_path: Path) -> None:
+    plan = plan_sweep(small_scenario(), AXES, seed=3, replications=64, out=tmp_path)
+    run_sweep(plan, InlineExecutor())
+    damaged = sorted((plan.directory / "items").glob("*.json"))[0]
+    damaged.write_text("")  # as a crash mid-write on another file system might leave it
+    again = Counting()
+    run_sweep(plan, again)
+    assert again.tasks == 2 and len(plan.done()) == len(plan.items)
+
+
+def test_a_changed_strategy_file_starts_a_new_sweep_folder(tmp_path: Path) -> None:
+    source = Path(__file__).parent.parent / "plugins" / "hold.py"
+    mine = tmp_path / "mine.py"
+    mine.write_text(source.read_text())
+    scenario = small_scenario(strategies=[{"name": "h", "use": f"{mine}:Hold", "params": {"weight": 0.1}}])
+    axes = [parse_axis("release.defect.harm=0.02,0.1")]
+    before = plan_sweep(scenario, axes, seed=3, replications=64, out=tmp_path).directory
+    mine.write_text(source.read_text() + "\n# changed\n")
+    assert plan_sweep(scenario, axes, seed=3, replications=64, out=tmp_path).directory != before
