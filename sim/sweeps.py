@@ -217,23 +217,32 @@ def _read_item(plan: SweepPlan, item_id: str) -> dict[str, Any] | None:
         return None
 
 
+_ROW_COLUMNS = ("strategy", "measure", "mean", "median", "p95", "ci_low", "ci_high", "n")
+
+
 def sweep_table(plan: SweepPlan) -> pd.DataFrame:
-    """The tidy table: one row per grid point x release x strategy x measure."""
-    cache: dict[str, list[dict[str, Any]]] = {}  # healthy items are shared by many points
-    records = []
+    """The tidy table: one row per grid point x release x strategy x measure.
+
+    Built column by column from each item's rows, read once (healthy items are
+    shared by many points): a million rows fit in a few hundred MiB.
+    """
+    cache: dict[str, dict[str, list[Any]]] = {}
+    first = ["point", *[axis.path for axis in plan.axes], "release"]
+    columns: dict[str, list[Any]] = {name: [] for name in (*first, *_ROW_COLUMNS)}
     for point in plan.points:
         for release, item_id in (("defective", point.defective), ("healthy", point.healthy)):
             if item_id is None:
                 continue
             if item_id not in cache:
-                cache[item_id] = (_read_item(plan, item_id) or {}).get("rows", [])
-            fixed = {"point": point.index, **point.values, "release": release}
-            records.extend({**fixed, **row} for row in cache[item_id])
-    first = ["point", *[axis.path for axis in plan.axes], "release", "strategy", "measure"]
-    table = pd.DataFrame.from_records(records)
-    if table.empty:
-        return pd.DataFrame(columns=[*first, "mean", "median", "p95", "ci_low", "ci_high", "n"])
-    return table[first + [c for c in table.columns if c not in first]]
+                rows = (_read_item(plan, item_id) or {}).get("rows", [])
+                cache[item_id] = {name: [row.get(name) for row in rows] for name in _ROW_COLUMNS}
+            item = cache[item_id]
+            count = len(item["strategy"])
+            for name, value in (("point", point.index), *point.values.items(), ("release", release)):
+                columns[name].extend([value] * count)
+            for name in _ROW_COLUMNS:
+                columns[name].extend(item[name])
+    return pd.DataFrame(columns)
 
 
 def saved_errors(plan: SweepPlan) -> dict[str, str]:
