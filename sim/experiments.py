@@ -58,11 +58,9 @@ def collect(outcomes: Iterable[Outcome], progress: Progress | None = None, total
     """Rows of finished tasks as one DataFrame in replication order, and the first error per strategy."""
     columns: dict[tuple[int, str], dict[str, list]] = {}
     errors: dict[str, tuple[int, str]] = {}
-    order: dict[str, int] = {}
     done = 0
     for outcome in outcomes:
         task = outcome.task
-        order.setdefault(task.spec.name, len(order))
         if outcome.error is not None:
             # Completion order varies between executors; report the error of the earliest block.
             if task.spec.name not in errors or task.block < errors[task.spec.name][0]:

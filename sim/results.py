@@ -67,10 +67,6 @@ def _t_interval(values: np.ndarray, confidence_level: float) -> tuple[float, flo
     return (mean - half, mean + half)
 
 
-def _isnan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
-
-
 @dataclass(frozen=True)
 class StrategySummary:
     """One strategy over all replications of a comparison."""
