@@ -1,32 +1,265 @@
-"""The strategy plugin contract: what a strategy sees and what it may answer.
+"""The plugin contracts: what a strategy sees and may answer, and what a judge receives and returns.
 
 A strategy is any class whose instances have one method::
 
     def decide(self, obs: Observation) -> Decision: ...
 
-The engine builds one instance per run (replication), passing the scenario's
-``params`` as keyword arguments, and calls ``decide`` at t = 0 and then each
-time the previous decision's ``wait`` has passed. An optional class attribute
-``unit`` chooses the exposure unit: ``"request"`` (default; each request goes
-to the new version with probability ``weight``) or ``"user"`` (sticky hash
-buckets: the first ``weight`` of users, and only they).
+The engine builds one instance per replication from a private deep copy of
+the scenario's ``params`` and calls ``decide`` at t = 0, then whenever the
+previous decision's ``wait`` has passed, a person has answered a pause, or
+one of the strategy's running judges reached a verdict. Strategies see
+telemetry, verdicts and alerts, never ground truth.
 
-Strategies see telemetry and detector verdicts, never ground truth.
+A judge is any class with ``measure(data: JudgeData) -> Verdicts``,
+vectorised over the replications of a block (see ``JudgeData``).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
-from typing import Literal, Protocol, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
 
-Action = Literal["continue", "rollback", "done"]
+import numpy as np
+
+from sim.durations import parse_duration
+
+Unit = Literal["request", "user", "instance"]
+Mode = Literal["serve", "mirror", "preview"]
+UNITS = ("request", "user", "instance")
+MODES = ("serve", "mirror", "preview")
+EVERY_SEGMENT = "*"
+
+MIN_WAIT = 1e-3
+"""Shortest wait a decision may ask for, in seconds: the engine's clock resolution."""
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _seconds(name: str, value: object) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from None
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Who the new version reaches: a share per segment, a unit and a mode.
+
+    - ``shares``: segment name -> share in [0, 1]; ``"*"`` stands for every
+      segment not named. ``Exposure.of(0.05)`` is 5% of every segment.
+    - ``unit``: ``request`` (each request routed with that probability; the
+      default, unless the strategy class sets ``unit``),
+      ``user`` (sticky hash buckets: those users and only they) or
+      ``instance`` (``k`` of ``instances`` instances: shares are rounded to k/n).
+    - ``mode``: ``serve`` (users are served by it), ``mirror`` (shadow copies
+      of that share of requests reach it; users are served by stable) or
+      ``preview`` (only test traffic, ``preview_rate`` requests per second).
+    - ``baseline``: a fresh copy of stable receives the same share as the new
+      version (so judges compare like with like); shares must then be <= 0.5.
+    """
+
+    shares: tuple[tuple[str, float], ...] = ()
+    unit: Unit | None = None
+    instances: int = 0
+    mode: Mode = "serve"
+    baseline: bool = False
+    preview_rate: float = 1.0
+
+    @classmethod
+    def of(cls, share: float | Mapping[str, float] | Exposure, **options: Any) -> Exposure:
+        """An exposure from a share for every segment, a ``{segment: share}`` mapping, or an Exposure."""
+        if isinstance(share, Exposure):
+            return share if not options else share.but(**options)
+        if isinstance(share, Mapping):
+            pairs = tuple(sorted((str(k), v) for k, v in share.items()))
+        else:
+            pairs = ((EVERY_SEGMENT, share),)
+        return cls(pairs, **options)
+
+    @classmethod
+    def none(cls) -> Exposure:
+        """The new version serves nothing."""
+        return cls(((EVERY_SEGMENT, 0.0),))
+
+    @classmethod
+    def preview(cls, rate: float = 1.0) -> Exposure:
+        """Only test traffic (``rate`` requests per second) reaches the new version, as in blue-green."""
+        return cls(((EVERY_SEGMENT, 0.0),), mode="preview", preview_rate=rate)
+
+    def but(self, **changes: Any) -> Exposure:
+        """A copy with some fields changed."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values.update(changes)
+        return Exposure(**values)
+
+    def share(self, segment: str) -> float:
+        """The share of ``segment`` (the ``"*"`` share, or 0, for a segment not named)."""
+        shares = dict(self.shares)
+        return float(shares.get(segment, shares.get(EVERY_SEGMENT, 0.0)))
+
+    @property
+    def weight(self) -> float:
+        """The largest share of any segment (the canary weight when every segment is alike)."""
+        return max((float(s) for _, s in self.shares), default=0.0)
+
+    def problem(self, segments: Sequence[str] | None = None) -> str | None:
+        """Why this exposure cannot be applied (to a population with ``segments``), or None."""
+        if self.unit is not None and self.unit not in UNITS:
+            return f"unit must be one of {', '.join(UNITS)}, got {self.unit!r}"
+        if self.mode not in MODES:
+            return f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"
+        if not isinstance(self.shares, tuple) or not self.shares:
+            return "an exposure needs at least one share"
+        limit = 0.5 if self.baseline else 1.0
+        for name, share in self.shares:
+            if not (_is_number(share) and 0.0 <= share <= limit):
+                return f"share of {name!r} must be a number between 0 and {limit:g}, got {share!r}"
+            if segments is not None and name != EVERY_SEGMENT and name not in segments:
+                return f"unknown segment {name!r}; the scenario has {', '.join(segments)}"
+        if self.unit == "instance" and not (isinstance(self.instances, int) and 1 <= self.instances <= 100_000):
+            return f"unit 'instance' needs instances between 1 and 100000, got {self.instances!r}"
+        if not (_is_number(self.preview_rate) and 0.0 <= self.preview_rate <= 1e6):
+            return f"preview_rate must be between 0 and 1e6 requests per second, got {self.preview_rate!r}"
+        if not isinstance(self.baseline, bool):
+            return f"baseline must be true or false, got {self.baseline!r}"
+        return None
+
+
+@dataclass(frozen=True)
+class RollbackStyle:
+    """How a rollback takes the new version out of service.
+
+    ``instant``: traffic leaves at once (flag flip, router switch);
+    ``redeploy``: traffic keeps flowing for ``duration`` seconds, then stops;
+    ``gradual``: shares step down through ``steps`` (each capped at the current
+    share), ``wait`` seconds each, then 0.
+    """
+
+    kind: Literal["instant", "redeploy", "gradual"] = "instant"
+    duration: float = 0.0
+    steps: tuple[float, ...] = ()
+    wait: float = 60.0
+
+    @classmethod
+    def instant(cls) -> RollbackStyle:
+        return cls("instant")
+
+    @classmethod
+    def redeploy(cls, duration: float | str) -> RollbackStyle:
+        return cls("redeploy", duration=_seconds("duration", duration))
+
+    @classmethod
+    def gradual(cls, steps: Sequence[float], wait: float | str = 60.0) -> RollbackStyle:
+        return cls("gradual", steps=tuple(steps), wait=_seconds("wait", wait))
+
+    def problem(self) -> str | None:
+        if self.kind not in ("instant", "redeploy", "gradual"):
+            return f"rollback style must be instant, redeploy or gradual, got {self.kind!r}"
+        if not (_is_number(self.duration) and 0.0 <= self.duration < math.inf):
+            return f"rollback duration must be a finite number of seconds >= 0, got {self.duration!r}"
+        if not all(_is_number(s) and 0.0 <= s <= 1.0 for s in self.steps):
+            return f"gradual rollback steps must be shares in [0, 1], got {list(self.steps)!r}"
+        if not (_is_number(self.wait) and MIN_WAIT <= self.wait < math.inf):
+            return f"gradual rollback wait must be at least {MIN_WAIT} s and finite, got {self.wait!r}"
+        return None
+
+
+Action = Literal["continue", "pause", "rollback", "done"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A strategy's answer. Build it with ``set``, ``pause``, ``rollback`` or ``done``.
+
+    ``judges`` names the strategy's judges that run during this step: those
+    not running start, those running go on, the others stop (None keeps the
+    running set as it is). ``reset`` names judges to restart from scratch.
+    """
+
+    action: Action = "continue"
+    exposure: Exposure | None = None
+    wait: float = 0.0
+    judges: tuple[str, ...] | None = None
+    reset: tuple[str, ...] = ()
+    reason: str = ""
+    style: RollbackStyle | None = None
+    by: str | None = None
+
+    @classmethod
+    def set(
+        cls,
+        exposure: float | Mapping[str, float] | Exposure,
+        wait: float | str,
+        judges: Sequence[str] | None = None,
+        reset: Sequence[str] = (),
+    ) -> Decision:
+        """Serve ``exposure`` (a share, ``{segment: share}`` or an Exposure); decide again after ``wait``."""
+        return cls(
+            "continue",
+            Exposure.of(exposure),
+            _seconds("wait", wait),
+            None if judges is None else tuple(judges),
+            tuple(reset),
+        )
+
+    @classmethod
+    def pause(cls, reason: str = "", judges: Sequence[str] | None = None) -> Decision:
+        """Keep the current exposure and wait for a person (the scenario's approver) to answer."""
+        return cls("pause", None, 0.0, None if judges is None else tuple(judges), (), reason)
+
+    @classmethod
+    def rollback(cls, reason: str = "", style: RollbackStyle | None = None, by: str | None = None) -> Decision:
+        """Take the new version out of service (``style``: default the scenario's rollback).
+
+        ``by`` names what caught the problem (default: the strategy's failed
+        judge, else ``"strategy"``).
+        """
+        return cls("rollback", None, 0.0, None, (), reason, style, by)
+
+    @classmethod
+    def done(cls) -> Decision:
+        """Serve every user from the new version and stop deciding (judges stop too)."""
+        return cls("done", Exposure.of(1.0), 0.0, ())
+
+    @property
+    def weight(self) -> float | None:
+        """The exposure's largest share (None when the decision keeps the exposure)."""
+        return None if self.exposure is None else self.exposure.weight
+
+    def problem(self, segments: Sequence[str] | None = None) -> str | None:
+        """Why this decision cannot be applied, or None."""
+        if self.action not in ("continue", "pause", "rollback", "done"):
+            return f"action must be continue, pause, rollback or done, got {self.action!r}"
+        if self.exposure is not None:
+            if not isinstance(self.exposure, Exposure):
+                return f"exposure must be a sim.Exposure, got {self.exposure!r}"
+            problem = self.exposure.problem(segments)
+            if problem:
+                return problem
+        if self.action == "continue":
+            if self.exposure is None:
+                return "a continue decision needs an exposure"
+            if not (_is_number(self.wait) and MIN_WAIT <= self.wait < math.inf):
+                return f"wait must be at least {MIN_WAIT} s and finite, got {self.wait!r}"
+        for names in (self.judges or (), self.reset):
+            if not all(isinstance(name, str) for name in names):
+                return f"judge names must be strings, got {names!r}"
+        if self.style is not None:
+            if not isinstance(self.style, RollbackStyle):
+                return f"style must be a sim.RollbackStyle, got {self.style!r}"
+            return self.style.problem()
+        return None
 
 
 @dataclass(frozen=True)
 class VersionStats:
-    """Counts one version served in some span of scraped telemetry."""
+    """Counts one version (or arm) served in some span of scraped telemetry."""
 
     requests: int = 0
     errors: int = 0
@@ -46,72 +279,177 @@ class VersionStats:
         return VersionStats(self.requests + other.requests, self.errors + other.errors, self.slow + other.slow)
 
 
-@dataclass(frozen=True)
-class AnalysisStatus:
-    """The background analysis of the new version, as Argo Rollouts counts it (cumulative)."""
+VERDICTS = ("running", "passed", "failed", "inconclusive")
+RUNNING, PASSED, FAILED, INCONCLUSIVE = 0, 1, 2, 3
 
+
+@dataclass(frozen=True)
+class JudgeView:
+    """One judge of the strategy, as it stands: verdict, statistic and counts of measurements.
+
+    ``last`` is the result of the latest measurement (``passed``, ``failed``,
+    ``inconclusive``) or None; ``running`` says whether the judge runs now.
+    """
+
+    name: str = ""
+    verdict: str = "running"
+    statistic: float = math.nan
     measurements: int = 0
     failures: int = 0
     inconclusive: int = 0
-    failure_limit: int = 0
-    enabled: bool = False
+    last: str | None = None
+    running: bool = False
 
     @property
     def failed(self) -> bool:
-        """True once failures exceed the failure limit (Argo: ``failed > failureLimit``)."""
-        return self.enabled and self.failures > self.failure_limit
+        return self.verdict == "failed"
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict == "passed"
+
+
+AnalysisStatus = JudgeView
+"""The name the first contract used for the analysis judge's view."""
 
 
 @dataclass(frozen=True)
+class Alert:
+    """A watcher's alarm that the strategy can see (service alert, user-report escalation)."""
+
+    watcher: str
+    time: float
+
+
 class Observation:
-    """What a strategy knows when it decides. Times are seconds since rollout start."""
+    """What a strategy knows when it decides (read-only). Times are seconds since rollout start.
+
+    - ``now``, ``decisions`` (earlier calls), ``exposure`` (current), ``weight``
+      (its largest share), ``phase`` (``deciding`` or ``paused``), ``rng`` (a
+      numpy Generator of this replication, the same for every strategy);
+    - ``judges``: name -> JudgeView; ``analysis``: the judge named
+      ``analysis`` (an idle view if there is none);
+    - ``alerts``: watcher alarms so far;
+    - ``canary`` and ``stable``: telemetry received since the last decision;
+    - ``telemetry(version, window, segment)``: scraped counts over a window.
+    """
+
+    __slots__ = ("_judges", "_telemetry", "alerts", "canary", "decisions", "exposure", "now", "phase", "rng", "stable")
+
+    def __init__(
+        self,
+        now: float,
+        exposure: Exposure,
+        decisions: int,
+        judges: Callable[[], dict[str, JudgeView]],
+        telemetry: Callable[[str, float | None, str | None], VersionStats],
+        canary: VersionStats,
+        stable: VersionStats,
+        alerts: tuple[Alert, ...] = (),
+        rng: np.random.Generator | None = None,
+        phase: str = "deciding",
+    ) -> None:
+        for name, value in (
+            ("now", now),
+            ("exposure", exposure),
+            ("decisions", decisions),
+            ("_judges", judges),
+            ("_telemetry", telemetry),
+            ("canary", canary),
+            ("stable", stable),
+            ("alerts", alerts),
+            ("rng", rng),
+            ("phase", phase),
+        ):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("an Observation is read-only")
+
+    @property
+    def weight(self) -> float:
+        return self.exposure.weight
+
+    @property
+    def judges(self) -> dict[str, JudgeView]:
+        return self._judges()
+
+    @property
+    def analysis(self) -> JudgeView:
+        return self.judges.get("analysis") or JudgeView("analysis")
+
+    def telemetry(
+        self, version: str = "new", window: float | str | None = None, segment: str | None = None
+    ) -> VersionStats:
+        """Counts of ``version`` (``new``, ``stable`` or ``baseline``) over the last ``window``
+        (seconds or a duration; None: everything received), in one ``segment`` or all."""
+        seconds = None if window is None else _seconds("window", window)
+        return self._telemetry(version, seconds, segment)
+
+
+@dataclass(frozen=True)
+class Arm:
+    """Telemetry of one arm over a judge's window: arrays with one entry per replication."""
+
+    requests: np.ndarray
+    errors: np.ndarray
+    slow: np.ndarray
+
+    @property
+    def error_rate(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.requests > 0, self.errors / np.maximum(self.requests, 1), np.nan)
+
+    @property
+    def slow_rate(self) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.requests > 0, self.slow / np.maximum(self.requests, 1), np.nan)
+
+
+@dataclass(frozen=True)
+class JudgeData:
+    """What a judge gets at a scrape, for every replication of a block (arrays of length R).
+
+    ``due``: replications where the judge takes a measurement now (it runs
+    and its interval has come round); ``restarted``: replications whose
+    judge (re)started since the last call, whose state the judge must clear;
+    ``missing``: replications whose latest scrape is missing (no data).
+    ``new``, ``stable``, ``baseline``: counts over the judge's ``window``.
+    """
 
     now: float
-    weight: float
-    decisions: int
-    analysis: AnalysisStatus
-    canary: VersionStats
-    stable: VersionStats
+    due: np.ndarray
+    restarted: np.ndarray
+    missing: np.ndarray
+    new: Arm
+    stable: Arm
+    baseline: Arm
 
 
 @dataclass(frozen=True)
-class Decision:
-    """A strategy's answer: the weight it wants and when to look again, or rollback, or done."""
+class Verdicts:
+    """A judge's answer for every replication: arrays of length R.
 
-    action: Action = "continue"
-    weight: float | None = None
-    wait: float = 0.0
-    reason: str = ""
+    ``verdict`` and ``last`` hold codes: 0 running (``last``: no measurement
+    yet), 1 passed, 2 failed, 3 inconclusive. ``statistic`` is the judge's own
+    number (an error rate, a ratio, a z score).
+    """
 
-    @classmethod
-    def set(cls, weight: float, wait: float) -> Decision:
-        """Serve ``weight`` (0..1) of the traffic or users from the new version; look again in ``wait`` s."""
-        return cls("continue", weight, wait)
+    verdict: np.ndarray
+    statistic: np.ndarray
+    last: np.ndarray
+    measurements: np.ndarray
+    failures: np.ndarray
+    inconclusive: np.ndarray = field(default=None)  # type: ignore[assignment]
 
-    @classmethod
-    def rollback(cls, reason: str = "") -> Decision:
-        """Send all traffic back to the stable version."""
-        return cls("rollback", None, 0.0, reason)
-
-    @classmethod
-    def done(cls) -> Decision:
-        """Serve 100% from the new version and stop deciding."""
-        return cls("done", 1.0, 0.0)
-
-    def problem(self) -> str | None:
-        """Why this decision cannot be applied, or None."""
-        if self.action not in ("continue", "rollback", "done"):
-            return f"action must be continue, rollback or done, got {self.action!r}"
-        if self.action == "continue":
-            if self.weight is not None and not (_is_number(self.weight) and 0.0 <= self.weight <= 1.0):
-                return f"weight must be a number between 0 and 1, got {self.weight!r}"
-            if not (_is_number(self.wait) and 0 < self.wait < math.inf):
-                return f"wait must be a positive number of seconds, got {self.wait!r}"
+    def problem(self, replications: int) -> str | None:
+        for name in ("verdict", "statistic", "last", "measurements", "failures"):
+            value = getattr(self, name)
+            if not isinstance(value, np.ndarray) or value.shape != (replications,):
+                return f"Verdicts.{name} must be a numpy array of shape ({replications},), got {value!r}"
+        if not np.isin(self.verdict, (0, 1, 2, 3)).all() or not np.isin(self.last, (0, 1, 2, 3)).all():
+            return "Verdicts.verdict and .last must hold codes 0..3"
         return None
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
 
 
 @runtime_checkable
@@ -119,3 +457,11 @@ class Strategy(Protocol):
     """Anything with this method is a strategy."""
 
     def decide(self, obs: Observation) -> Decision: ...
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Anything with this method is a judge; optional attributes ``window``, ``interval``,
+    ``initial_delay`` (seconds or durations) say what it looks at and when."""
+
+    def measure(self, data: JudgeData) -> Verdicts: ...

@@ -1,9 +1,17 @@
-"""The data plane: traffic, routing, harm and telemetry counters between two control events.
+"""The data plane of one strategy over a block: routing, harm and telemetry counters, one tick at a time.
 
-Everything here is drawn in aggregate per cohort with numpy: Poisson counts
-(from the traffic grid), binomial routing to the new version, binomial
-thinning for harm, errors and slow requests. Nothing is per request, so the
-cost of a span does not depend on how many requests it holds.
+Ticks are fixed (one-minute traffic cells, scrapes, spike and defect edges):
+the same for every strategy, never the strategies' decision times. Inside a
+tick each replication's exposure is the piecewise-constant schedule its
+decisions set; the plane keeps the integral of that schedule, so a tick
+draws from time-averaged probabilities, which is exact for Poisson thinning
+at a constant rate. Everything is drawn in aggregate per (replication,
+cohort, band) with numpy, never per request.
+
+Common random numbers: the traffic and the baseline errors and slow
+requests of every request (``Commons``) are drawn once per tick for every
+strategy; the split of those errors between the arms is hypergeometric
+(exact: a request errs independently of where it is routed).
 """
 
 from __future__ import annotations
@@ -12,144 +20,290 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.exposure import Exposure
-from sim.population import Cohorts
-from sim.scenario import Scenario
-from sim.telemetry import CANARY, ERRORS, REQUESTS, SLOW, STABLE
-from sim.traffic import TrafficClock
-
-_STREAMS = ("cells", "splits", "routing", "harm", "people")
+from sim.contract import Exposure
+from sim.exposure import CAPACITY, Bands
+from sim.population import BUCKETS, Cohorts
+from sim.telemetry import BASELINE, ERRORS, NEW, REQUESTS, SLOW, STABLE
 
 
 @dataclass(frozen=True)
-class Streams:
-    """Independent random streams of one replication, one per purpose.
+class Commons:
+    """One tick's draws shared by every strategy of a block: (R, C) arrays."""
 
-    Every strategy of a replication gets the same streams, so the traffic
-    grid is identical and the rest stays aligned as long as the strategies do.
-    """
+    start: float
+    end: float
+    requests: np.ndarray
+    errors: np.ndarray  # baseline errors among those requests (any version)
+    slow: np.ndarray  # baseline slow requests among them
 
-    cells: np.random.Generator
-    splits: np.random.Generator
-    routing: np.random.Generator
-    harm: np.random.Generator
-    people: np.random.Generator
 
-    @classmethod
-    def of(cls, seed: np.random.SeedSequence) -> Streams:
-        # spawn() would mutate ``seed``; derive the same children without it so
-        # that each strategy of a replication starts from identical streams.
-        children = [np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, k)) for k in range(len(_STREAMS))]
-        return cls(*(np.random.default_rng(child) for child in children))
+@dataclass(frozen=True)
+class Harm:
+    """The defect during one tick: per-cohort harm probability and how it shows."""
+
+    probability: np.ndarray  # (C,)
+    test_probability: float  # on test and mirrored traffic that belongs to no segment
+    kind: str  # errors | latency | silent
+    start: float  # earliest possible onset
 
 
 @dataclass
 class Span:
-    """What one advance of the data plane produced."""
+    """What one tick produced, per replication."""
 
-    start: float
-    end: float
-    newly_harmed_users: np.ndarray  # per replication
+    newly_harmed: np.ndarray
+    first_on: np.ndarray  # when the new version first received traffic in the tick (NaN: never)
+    last_on: np.ndarray
 
 
 class DataPlane:
-    """Ground truth of a block of replications: who was served by which version, who was harmed.
+    """Ground truth of a block of replications of one strategy: who was served, who was harmed."""
 
-    Arrays carry a leading replication axis R; per-replication state is never
-    a Python object, so one numpy call advances every replication of the block.
-    """
-
-    def __init__(self, scenario: Scenario, cohorts: Cohorts, replications: int, unit: str, streams: Streams) -> None:
-        self._streams = streams
-        self.traffic = TrafficClock(cohorts, replications, streams.cells, streams.splits)
-        self.exposure = Exposure(cohorts.users, replications, unit)
-        self.weights = np.zeros(replications)
-        self._shares = self.exposure.shares(self.weights, streams.routing)
-        self._shares_stale = False
-        defect = scenario.release.defect
-        self._kind = defect.kind if defect else "silent"
-        self._harm = self._harm_per_cohort(scenario, cohorts)
-        self._defect_active = False
-        self._error_rate = scenario.telemetry.baseline_error_rate
-        self._slow_rate = scenario.telemetry.baseline_slow_rate
-        self.onset = np.full(replications, np.nan)
+    def __init__(
+        self,
+        cohorts: Cohorts,
+        replications: int,
+        routing: np.random.Generator,
+        harm: np.random.Generator,
+        baseline_rates: tuple[float, float],
+    ) -> None:
+        """``baseline_rates``: error and slow rates of every version, for copies (the commons cover the rest)."""
+        self._cohorts = cohorts
+        self._routing, self._harm = routing, harm
+        self._baseline_rates = baseline_rates
+        self._segments = list(cohorts.segment_names)
+        segments, shape = len(self._segments), (replications, cohorts.size, CAPACITY)
+        self.bands = Bands(cohorts.users, cohorts.segment, segments, replications)
+        self.served = np.zeros(shape)  # probability that a band's request goes to the new version, now
+        self._served_integral = np.zeros(shape)
+        self._arms = np.zeros((replications, 2, segments))  # baseline and mirror shares, now
+        self._arms_integral = np.zeros_like(self._arms)
+        self._preview = np.zeros(replications)
+        self._preview_integral = np.zeros(replications)
+        self._changed_at = np.zeros(replications)
+        self._tick_start = 0.0
+        self._on = np.zeros(replications, dtype=bool)
+        self._first_on = np.full(replications, np.nan)
+        self._last_on = np.full(replications, np.nan)
+        self.exposures = [Exposure.none()] * replications
+        self.counters = np.zeros((replications, segments + 1, 3, 3), dtype=np.int64)  # last row: test traffic
         self.requests = np.zeros(replications, dtype=np.int64)
         self.new_requests = np.zeros(replications, dtype=np.int64)
         self.harmed_requests = np.zeros(replications, dtype=np.int64)
-        self.counters = np.zeros((replications, 2, 3), dtype=np.int64)  # cumulative telemetry
+        self.harmed_after_mitigation = np.zeros(replications, dtype=np.int64)
+        self.onset = np.full(replications, np.nan)
+        self.mitigated = np.zeros(replications, dtype=bool)
+        self.persistent = False
 
-    @property
-    def position(self) -> float:
-        return self.traffic.position
+    # -- the schedule inside a tick -------------------------------------------------
 
-    @staticmethod
-    def _harm_per_cohort(scenario: Scenario, cohorts: Cohorts) -> np.ndarray:
-        defect = scenario.release.defect
-        if defect is None:
-            return np.zeros(cohorts.size)
-        if defect.segment is None:
-            return np.full(cohorts.size, defect.harm)
-        target = cohorts.segment_names.index(defect.segment)
-        return np.where(cohorts.segment == target, defect.harm, 0.0)
+    def set_exposure(self, replication: int, exposure: Exposure, now: float) -> None:
+        """From ``now`` on, replication ``replication`` is exposed as ``exposure`` (validated)."""
+        r = replication
+        self._integrate(r, now)
+        self.exposures[r] = exposure
+        for s, segment in enumerate(self._segments):
+            share = exposure.share(segment)
+            if exposure.unit == "instance":
+                share = round(share * exposure.instances) / exposure.instances
+            cohorts = self._cohorts.segment == s
+            serving = exposure.mode == "serve"
+            if exposure.unit == "user" and serving and 0.0 < share < 1.0:
+                threshold = int(round(share * BUCKETS))
+                self.bands.split(r, s, threshold, self._routing, [self.served, self._served_integral])
+                self.served[r, cohorts] = self.bands.inside(r, s, threshold)
+            else:
+                self.served[r, cohorts] = share if serving else 0.0
+            self._arms[r, 0, s] = share if exposure.baseline and serving else 0.0
+            self._arms[r, 1, s] = share if exposure.mode == "mirror" else 0.0
+        self._preview[r] = exposure.preview_rate if exposure.mode == "preview" else 0.0
+        on = bool(self.served[r].any() or self._arms[r, 1].any() or self._preview[r] > 0)
+        if on and not self._on[r] and np.isnan(self._first_on[r]):
+            self._first_on[r] = now
+        if self._on[r] and not on:
+            self._last_on[r] = now
+        self._on[r] = on
 
-    def activate_defect(self) -> None:
-        self._defect_active = bool(self._harm.any())
+    def _integrate(self, r: int, now: float) -> None:
+        elapsed = now - self._changed_at[r]
+        if elapsed > 0:
+            self._served_integral[r] += self.served[r] * elapsed
+            self._arms_integral[r] += self._arms[r] * elapsed
+            self._preview_integral[r] += self._preview[r] * elapsed
+        self._changed_at[r] = now
 
-    def set_weight(self, replication: int, weight: float) -> None:
-        """Takes effect from the current position on (bring the plane up to now first)."""
-        self.weights[replication] = weight
-        self._shares_stale = True
+    def _close_tick(self, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Time-averaged served probability per band, baseline and mirror shares, and preview requests."""
+        span = end - self._tick_start
+        elapsed = (end - self._changed_at)[:, None, None]
+        served = (self._served_integral + self.served * elapsed) / span
+        arms = (self._arms_integral + self._arms * elapsed) / span
+        preview = self._preview_integral + self._preview * (end - self._changed_at)
+        self._served_integral[:] = 0.0
+        self._arms_integral[:] = 0.0
+        self._preview_integral[:] = 0.0
+        self._changed_at[:] = end
+        self._tick_start = end
+        return np.clip(served, 0.0, 1.0), np.clip(arms, 0.0, 1.0), preview, span
 
-    def advance(self, until: float) -> Span:
-        """Draw everything that happens in every replication from the current position until ``until``."""
-        start = self.traffic.position
-        requests = self.traffic.take(until)
-        new = self._route(requests)
-        harmed = self._harm_requests(new, start, until)
-        newly_harmed = self.exposure.record(new, harmed, self._streams.routing)
-        self._count(requests.sum(axis=1), new.sum(axis=(1, 2)), harmed.sum(axis=(1, 2)))
-        return Span(start, until, newly_harmed)
+    # -- a tick ------------------------------------------------------------------------
 
-    def _route(self, requests: np.ndarray) -> np.ndarray:
+    def advance(self, commons: Commons, harm: Harm | None) -> Span:
+        """Draw everything that happened in every replication during the tick ``commons`` covers."""
+        served_share, arms, preview_seconds, _ = self._close_tick(commons.end)
+        first_on = np.where(self._on & np.isnan(self._first_on), commons.start, self._first_on)
+        last_on = np.where(self._on, commons.end, self._last_on)
+        used = self.bands.used
+        served_share = served_share[:, :, :used]
+        requests = commons.requests
+        land = self._landing(used)
+        new = self._route(requests, land * served_share)  # (R, C, used)
+        new_total = new.sum(axis=2)
+        rest = requests - new_total
+        cohort_segment = self._cohorts.segment
+        baseline_share, mirror_share = arms[:, 0][:, cohort_segment], arms[:, 1][:, cohort_segment]
+        stable_side = np.clip(1.0 - (land * served_share).sum(axis=2), 1e-12, 1.0)
+        baseline = self._routing.binomial(rest, np.clip(baseline_share / stable_side, 0.0, 1.0))
+        mirrored = self._routing.binomial(rest - baseline, mirror_share) if mirror_share.any() else np.zeros_like(rest)
+        preview = self._routing.poisson(preview_seconds) if preview_seconds.any() else np.zeros(len(rest), np.int64)
+        harmed = self._harm_requests(new, harm)
+        hits_mirror, hits_preview = self._hits(mirrored, preview, harm)
+        self._find_onset(new, mirrored, preview, harm, first_on, last_on, commons)
+        newly_harmed = self.bands.record(new, harmed, self._routing)
+        harmed_total = harmed.sum(axis=2)
+        self._persistent_harm(requests, harm)
+        self.requests += requests.sum(axis=1)
+        self.new_requests += new_total.sum(axis=1)
+        self.harmed_requests += harmed_total.sum(axis=1)
+        self._count(commons, new_total, harmed_total, baseline, harm)
+        self._count_copies(mirrored, hits_mirror, preview, hits_preview, harm)
+        self.bands.merge_alike(
+            self.served,
+            np.pad(served_share, ((0, 0), (0, 0), (0, CAPACITY - used))),
+            [
+                self.served,
+                self._served_integral,
+            ],
+        )
+        self._first_on = np.where(self._on, commons.end, np.nan)
+        self._last_on[:] = np.nan
+        return Span(newly_harmed, first_on, last_on)
+
+    def _landing(self, used: int) -> np.ndarray:
+        """Probability that a cohort's request comes from each band (its share of the cohort's users)."""
+        if used == 1:
+            return np.ones((1, 1, 1))
+        sizes = np.maximum(self._cohorts.users, 1)[None, :, None]
+        return self.bands.users[:, :, :used] / sizes
+
+    def _route(self, requests: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
         """New-version requests per replication, cohort and band."""
-        if self._shares_stale:  # many replications may change weight at one instant: recompute once
-            self._shares = self.exposure.shares(self.weights, self._streams.routing)
-            self._shares_stale = False
-        if not self.weights.any():
-            return np.zeros(self._shares.shape, dtype=np.int64)
-        if self._shares.shape[2] == 1:
-            return self._streams.routing.binomial(requests[:, :, None], self._shares)
-        rest = np.clip(1.0 - self._shares.sum(axis=2, keepdims=True), 0.0, 1.0)
-        split = self._streams.routing.multinomial(requests, np.concatenate([self._shares, rest], axis=2))
+        if not probabilities.any():
+            return np.zeros((*requests.shape, probabilities.shape[2]), dtype=np.int64)
+        if probabilities.shape[2] == 1:
+            return self._routing.binomial(requests[:, :, None], probabilities)
+        rest = np.clip(1.0 - probabilities.sum(axis=2, keepdims=True), 0.0, 1.0)
+        split = self._routing.multinomial(requests, np.concatenate([probabilities, rest], axis=2))
         return split[:, :, :-1]
 
-    def _harm_requests(self, new: np.ndarray, start: float, end: float) -> np.ndarray:
-        if not self._defect_active:
+    def _harm_requests(self, new: np.ndarray, harm: Harm | None) -> np.ndarray:
+        if harm is None or not new.any():
             return np.zeros_like(new)
-        self._find_onset(new, start, end)
-        return self._streams.harm.binomial(new, self._harm[None, :, None])
+        return self._harm.binomial(new, harm.probability[None, :, None])
 
-    def _find_onset(self, new: np.ndarray, start: float, end: float) -> None:
-        reachable = new[:, self._harm > 0, :].sum(axis=(1, 2))
+    def _hits(self, mirrored: np.ndarray, preview: np.ndarray, harm: Harm | None) -> tuple[np.ndarray, np.ndarray]:
+        """Copies the defect acts on (visible in telemetry; nobody is harmed)."""
+        if harm is None:
+            return np.zeros_like(mirrored), np.zeros_like(preview)
+        hits_mirror = self._harm.binomial(mirrored, harm.probability[None, :]) if mirrored.any() else mirrored * 0
+        hits_preview = self._harm.binomial(preview, harm.test_probability) if preview.any() else preview * 0
+        return hits_mirror, hits_preview
+
+    def _find_onset(
+        self,
+        new: np.ndarray,
+        mirrored: np.ndarray,
+        preview: np.ndarray,
+        harm: Harm | None,
+        first_on: np.ndarray,
+        last_on: np.ndarray,
+        commons: Commons,
+    ) -> None:
+        """Defect onset: the first request the defect can act on reaching the new version (served or copied)."""
+        if harm is None:
+            return
+        reachable_cohort = harm.probability > 0
+        reachable = new[:, reachable_cohort].sum(axis=(1, 2)) + mirrored[:, reachable_cohort].sum(axis=1)
+        if harm.test_probability > 0:
+            reachable = reachable + preview
         first_time = np.isnan(self.onset) & (reachable > 0)
         if first_time.any():
-            # The first of n uniform arrival times: start + span * Beta(1, n).
-            first = -np.expm1(np.log(self._streams.harm.random(int(first_time.sum()))) / reachable[first_time])
-            self.onset[first_time] = start + (end - start) * first
+            # The first of n arrival times, uniform over the part of the tick when the new version had traffic
+            # (approximation: uniform there whatever the share): start + span * Beta(1, n).
+            low = np.maximum(np.nan_to_num(first_on[first_time], nan=commons.start), harm.start)
+            high = np.maximum(np.nan_to_num(last_on[first_time], nan=commons.end), low)
+            first = -np.expm1(np.log(self._harm.random(int(first_time.sum()))) / reachable[first_time])
+            self.onset[first_time] = low + (high - low) * first
 
-    def _count(self, requests: np.ndarray, new: np.ndarray, harmed: np.ndarray) -> None:
-        self.requests += requests
-        self.new_requests += new
-        self.harmed_requests += harmed
-        old, clean_new = requests - new, new - harmed
-        served = np.stack([old, clean_new, old, clean_new], axis=1)
-        rates = np.array([self._error_rate, self._error_rate, self._slow_rate, self._slow_rate])
-        drawn = self._streams.harm.binomial(served, rates)
-        self.counters[:, STABLE, REQUESTS] += old
-        self.counters[:, CANARY, REQUESTS] += new
-        self.counters[:, :, ERRORS] += drawn[:, :2]
-        self.counters[:, :, SLOW] += drawn[:, 2:]
-        if self._kind == "errors":
-            self.counters[:, CANARY, ERRORS] += harmed
-        elif self._kind == "latency":
-            self.counters[:, CANARY, SLOW] += harmed
+    def _persistent_harm(self, requests: np.ndarray, harm: Harm | None) -> None:
+        """After mitigation, a persistent defect keeps harming the requests of users it harmed."""
+        if harm is None or not self.persistent or not self.mitigated.any():
+            return
+        rows = self.mitigated
+        harmed_users = self.bands.harmed_per_cohort()[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(self._cohorts.users > 0, harmed_users / np.maximum(self._cohorts.users, 1), 0.0)
+        theirs = self._harm.binomial(requests[rows], np.clip(share, 0.0, 1.0))
+        extra = self._harm.binomial(theirs, harm.probability[None, :]).sum(axis=1)
+        self.harmed_requests[rows] += extra
+        self.harmed_after_mitigation[rows] += extra
+
+    def _count(
+        self, commons: Commons, new: np.ndarray, harmed: np.ndarray, baseline: np.ndarray, harm: Harm | None
+    ) -> None:
+        """Telemetry per segment and arm: requests, errors (baseline plus visible defect), slow requests."""
+        requests = commons.requests
+        stable = requests - new - baseline
+        rows = {}
+        for metric, drawn in ((ERRORS, commons.errors), (SLOW, commons.slow)):
+            # Which of the requests that erred anyway were routed where: hypergeometric.
+            on_new = self._harm.hypergeometric(new, requests - new, drawn) if new.any() else new * 0
+            on_baseline = self._harm.hypergeometric(baseline, stable, drawn - on_new) if baseline.any() else baseline
+            clean_new = self._harm.hypergeometric(new - harmed, harmed, on_new) if harmed.any() else on_new
+            rows[metric] = (drawn - on_new - on_baseline, clean_new, on_baseline)
+        if harm is not None and harm.kind in ("errors", "latency"):
+            metric = ERRORS if harm.kind == "errors" else SLOW
+            stable_count, clean_new, on_baseline = rows[metric]
+            rows[metric] = (stable_count, clean_new + harmed, on_baseline)
+        per_cohort = np.zeros((*requests.shape, 3, 3), dtype=np.int64)
+        per_cohort[:, :, STABLE, REQUESTS] = stable
+        per_cohort[:, :, NEW, REQUESTS] = new
+        per_cohort[:, :, BASELINE, REQUESTS] = baseline
+        for metric, (on_stable, on_new, on_baseline) in rows.items():
+            per_cohort[:, :, STABLE, metric] = on_stable
+            per_cohort[:, :, NEW, metric] = on_new
+            per_cohort[:, :, BASELINE, metric] = on_baseline
+        self.counters[:, :-1] += np.add.reduceat(per_cohort, self._cohorts.segment_starts, axis=1)
+
+    def _count_copies(
+        self,
+        mirrored: np.ndarray,
+        hits_mirror: np.ndarray,
+        preview: np.ndarray,
+        hits_preview: np.ndarray,
+        harm: Harm | None,
+    ) -> None:
+        """Mirrored and test requests reach only the new version's telemetry (copies serve nobody)."""
+        if not mirrored.any() and not preview.any():
+            return
+        rates = self._baseline_rates
+        visible = harm.kind if harm is not None else "silent"
+        mirrored_seg = np.add.reduceat(mirrored, self._cohorts.segment_starts, axis=1)
+        hits_seg = np.add.reduceat(hits_mirror, self._cohorts.segment_starts, axis=1)
+        for where, count, hits in ((np.s_[:, :-1], mirrored_seg, hits_seg), (np.s_[:, -1], preview, hits_preview)):
+            counters = self.counters[where]
+            counters[..., NEW, REQUESTS] += count
+            for metric, rate, kind in ((ERRORS, rates[0], "errors"), (SLOW, rates[1], "latency")):
+                extra = self._harm.binomial(count - hits, rate) + (hits if visible == kind else 0)
+                counters[..., NEW, metric] += extra
+            self.counters[where] = counters

@@ -1,175 +1,191 @@
-"""The control plane: simpy processes for the rollout, scrapes, detectors and rollback.
+"""The control plane: simpy processes for ticks, scrapes, judges, watchers, people, strategies and rollbacks.
 
 Each process is a generator that takes ``env`` first and is named for its
-actor. A block of replications shares one simpy environment: scrapes and
-detectors are one process each for the whole block (their work is numpy
-across replications), while each replication has its own strategy and
-responders. One run loop (``run_block``) runs them until every replication
-has finished: at the horizon, or when a rollback has taken its new version
-out of service.
+actor. Events at the same instant run in a fixed order, whatever order they
+were scheduled in (``Priority``): the data plane's tick and its scrape, then
+telemetry arriving at judges and watchers, then people, then strategies. So
+a strategy deciding at t sees the scrape taken at t (when there is no lag).
 """
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Generator
+from enum import IntEnum
+from typing import TYPE_CHECKING
 
 import numpy as np
 import simpy
 
-from sim.contract import Decision, Strategy
-from sim.dataplane import Streams
-from sim.measures import RunMeasures
+from sim.contract import Alert, Decision, Exposure, RollbackStyle
+from sim.lane import DECIDING, DONE, MITIGATED, PAUSED, ROLLING_BACK, Lane
 from sim.plugins import PluginError
-from sim.population import Cohorts
-from sim.scenario import Scenario
-from sim.world import World
+from sim.scenario import ResponseTime
+
+if TYPE_CHECKING:
+    from sim.simulation import Simulation
 
 Process = Generator[simpy.Event, object, None]
 
-
-BLOCK_SIZE = 64
-"""Replications simulated together. A constant, so that replication k's numbers
-depend only on the scenario, the seed and k: never on batch sizes or workers."""
+RESOLUTION = 1e-6
+"""Event times are rounded to a microsecond, so that 30 s + 90 s and 2 x 60 s are the same instant."""
 
 
-def rollout(env: simpy.Environment, world: World, replication: int, strategy: Strategy, name: str) -> Process:
-    """One replication's strategy: decides at t = 0 and again whenever its last wait is over."""
-    r = replication
-    while world.deciding(r):
-        world.advance(r)
-        decision = _ask(strategy, world, r, name)
-        if decision.action == "rollback":
-            alarm(env, world, r, "strategy", response=0.0)
+class Priority(IntEnum):
+    """Order of events at the same instant (simpy's own events use 0 and 1)."""
+
+    TICK = 2
+    TELEMETRY = 3
+    PEOPLE = 4
+    STRATEGY = 5
+
+
+def at(env: simpy.Environment, time: float, priority: Priority) -> simpy.Event:
+    """An event at ``time`` (rounded to the engine's resolution) with an order among same-time events."""
+    event = simpy.Event(env)
+    event._ok = True
+    event._value = None
+    env.schedule(event, int(priority), max(0.0, round(time / RESOLUTION) * RESOLUTION - env.now))
+    return event
+
+
+def ticker(env: simpy.Environment, sim: Simulation) -> Process:
+    """The data plane: draws every lane's traffic tick by tick; takes a scrape at each scrape time."""
+    for time, scrape in sim.clock.ticks():
+        yield at(env, time, Priority.TICK)
+        commons = sim.clock.commons(time)
+        harm = sim.defect.during(commons.start, commons.end)
+        for lane in sim.live_lanes():
+            span = lane.advance(commons, harm)
+            for r in lane.harmed_users_moved(span, time):
+                escalation = lane.reports.escalation_time(r)
+                if escalation is not None:
+                    env.process(support(env, lane, r, escalation))
+        if scrape:
+            sim.scrape(time)
+        if sim.all_terminal():
             return
-        if decision.action == "done":
-            world.set_weight(r, 1.0, "done")
-            world.done_at[r] = env.now
-            return
-        if decision.weight is not None and decision.weight != world.plane.weights[r]:
-            world.set_weight(r, decision.weight)
-        yield env.timeout(decision.wait)
 
 
-def _ask(strategy: Strategy, world: World, replication: int, name: str) -> Decision:
+def receive(env: simpy.Environment, lane: Lane, snapshot: np.ndarray, missing: np.ndarray) -> None:
+    """A scrape reaches one lane's judges and watchers; alarms and verdicts follow."""
+    lane.log.receive(snapshot, missing)
     try:
-        decision = strategy.decide(world.observe(replication))
-    except (Exception, SystemExit) as error:  # a plugin's bug must name the plugin, not end the comparison
-        raise PluginError(f"strategy {name!r} raised {type(error).__name__}: {error}") from error
-    if not isinstance(decision, Decision):
-        raise PluginError(f"strategy {name!r} returned {decision!r}, expected a sim.Decision")
-    problem = decision.problem()
-    if problem:
-        raise PluginError(f"strategy {name!r} returned a bad decision: {problem}")
-    return decision
+        woken = lane.board.measure(lane.log, env.now)
+    except PluginError as error:
+        lane.error = str(error)
+        return
+    fired = lane.alert.evaluate(lane.log, env.now)
+    for r in np.flatnonzero(fired).tolist():
+        alarm(env, lane, r, "service_alert", "on_call", lane.scenario.detection.service_alert.response)
+    for r in np.flatnonzero(woken).tolist():
+        for name, view in lane.board.views(r).items():
+            if view.running and view.verdict != "running":
+                lane.record(r, "verdict", f"{name}: {view.verdict}")
+        process = lane.processes[r]
+        if process is not None and process.is_alive and lane.phase[r] in (DECIDING, PAUSED):
+            process.interrupt("verdict")
 
 
-def scraper(env: simpy.Environment, world: World, pending: deque[np.ndarray]) -> Process:
-    """Prometheus: snapshots every replication's counters every scrape interval."""
-    interval = world.scenario.telemetry.scrape_interval
-    while True:
-        yield env.timeout(interval)
-        world.advance()
-        pending.append(world.plane.counters.copy())
+def strategy(env: simpy.Environment, lane: Lane, r: int) -> Process:
+    """One replication's strategy: decides at t = 0, then when its wait is over, a person answered,
+    or one of its judges reached a verdict."""
+    while lane.phase[r] in (DECIDING, PAUSED) and lane.error is None:
+        if lane.phase[r] == PAUSED:
+            lane.enter(r, DECIDING)
+        try:
+            decision = lane.ask(r)
+        except PluginError as error:
+            lane.error = str(error)
+            return
+        delay = _apply(env, lane, r, decision)
+        if delay is None:
+            return
+        try:
+            yield at(env, env.now + delay, Priority.STRATEGY)
+        except simpy.Interrupt as interrupt:
+            if interrupt.cause != "verdict":
+                return
 
 
-def watcher(env: simpy.Environment, world: World, pending: deque[np.ndarray]) -> Process:
-    """Detectors that read telemetry: each scrape arrives ``scrape_lag`` after it was taken."""
-    telemetry = world.scenario.telemetry
-    yield env.timeout(telemetry.scrape_interval + telemetry.scrape_lag)
-    watched: dict[int, float] = {}
-    while True:
-        world.log.receive(pending.popleft())
-        world.analysis.measure(world.log)
-        fired = world.service_alert.evaluate(world.log, env.now)
-        for r in np.flatnonzero(fired).tolist():
-            alarm(env, world, r, "service_alert", world.service_alert.config.response)
-        for r in sorted(world.reports.changed):
-            escalation = world.reports.escalation_time(r)
-            if escalation is not None and escalation != watched.get(r):
-                watched[r] = escalation
-                env.process(support(env, world, r, escalation))
-        world.reports.changed.clear()
-        yield env.timeout(telemetry.scrape_interval)
-
-
-def support(env: simpy.Environment, world: World, replication: int, escalation: float) -> Process:
-    """Support escalates when the k-th user report arrives."""
-    if escalation > env.now:
-        yield env.timeout(escalation - env.now)
-    if world.reports.escalation_time(replication) == escalation:
-        alarm(env, world, replication, "user_reports", world.reports.config.response, at=escalation)
+def _apply(env: simpy.Environment, lane: Lane, r: int, decision: Decision) -> float | None:
+    """Carry out a decision; returns how long until the strategy decides again (None: never)."""
+    if decision.action == "rollback":
+        by = decision.by or lane.board.failed(r) or "strategy"
+        start_rollback(env, lane, r, by, env.now, decision.style, decision.reason)
+        return None
+    if decision.action == "done":
+        lane.expose(r, Exposure.of(1.0, unit=lane.plane.exposures[r].unit))
+        lane.board.stop_all(r)
+        lane.done_at[r] = env.now
+        lane.enter(r, DONE)
+        return None
+    if decision.exposure is not None:
+        lane.expose(r, decision.exposure)
+    if decision.action == "pause":
+        lane.enter(r, PAUSED, decision.reason)
+        return lane.people.respond("approver", r, lane.scenario.people.approver, env.now)
+    return decision.wait
 
 
 def alarm(
-    env: simpy.Environment, world: World, replication: int, detector: str, response: float, at: float | None = None
+    env: simpy.Environment,
+    lane: Lane,
+    r: int,
+    watcher: str,
+    actor: str,
+    config: ResponseTime,
+    at_time: float | None = None,
 ) -> None:
-    """A detector fired; after its response time a rollback starts, unless one started first."""
-    key = (replication, detector)
-    if world.rollback_at[replication] is None and not world.finished(replication) and key not in world.responding:
-        world.responding.add(key)
-        env.process(responder(env, world, replication, detector, env.now if at is None else at, response))
+    """A watcher fired; after a person's response time a rollback starts, unless one started first."""
+    key = (r, watcher)
+    if lane.active(r) and key not in lane.responding:
+        lane.responding.add(key)
+        when = env.now if at_time is None else at_time
+        lane.alerts[r] = (*lane.alerts[r], Alert(watcher, when))
+        lane.record(r, "alarm", watcher)
+        env.process(responder(env, lane, r, watcher, when, lane.people.respond(actor, r, config, when)))
 
 
-def responder(
-    env: simpy.Environment, world: World, replication: int, detector: str, alarm_at: float, response: float
-) -> Process:
-    """The person or controller who acts on an alarm and rolls the release back."""
-    r = replication
+def responder(env: simpy.Environment, lane: Lane, r: int, watcher: str, alarm_at: float, response: float) -> Process:
+    """The person who acts on an alarm and rolls the release back."""
     if response > 0:
-        yield env.timeout(response)
-    if world.rollback_at[r] is not None or world.finished(r):
-        return
-    world.rollback_at[r], world.detection_at[r], world.detected_by[r] = env.now, alarm_at, detector
-    world.advance(r, f"rollback ({detector})")
-    yield env.timeout(world.scenario.rollback.duration)
-    world.set_weight(r, 0.0, "mitigated")
-    world.mitigation_at[r] = env.now
-    world.finish(r)
+        yield at(env, env.now + response, Priority.PEOPLE)
+    if lane.active(r):
+        start_rollback(env, lane, r, watcher, alarm_at, None, "")
 
 
-def defect_onset(env: simpy.Environment, world: World, delay: float) -> Process:
-    """The defect becomes active ``delay`` after rollout start."""
-    if delay > 0:
-        yield env.timeout(delay)
-    world.advance(event="defect active")
-    world.plane.activate_defect()
+def support(env: simpy.Environment, lane: Lane, r: int, escalation: float) -> Process:
+    """Support escalates when the k-th user report arrives."""
+    if escalation > env.now:
+        yield at(env, escalation, Priority.PEOPLE)
+    if lane.reports.escalation_time(r) == escalation:
+        alarm(env, lane, r, "user_reports", "support", lane.scenario.detection.user_reports.response, escalation)
 
 
-def horizon(env: simpy.Environment, world: World, until: float) -> Process:
-    yield env.timeout(until)
-    world.advance(event="horizon")
-    for r in range(world.replications):
-        world.finish(r)
+def start_rollback(
+    env: simpy.Environment, lane: Lane, r: int, by: str, alarm_at: float, chosen: RollbackStyle | None, reason: str
+) -> None:
+    """The strategy stops deciding and the rollback runs in its own process."""
+    lane.rollback_at[r], lane.alarm_at[r], lane.alarm_by[r] = env.now, alarm_at, by
+    lane.enter(r, ROLLING_BACK, f"{by}{': ' + reason if reason else ''}")
+    lane.board.stop_all(r)
+    process = lane.processes[r]
+    if process is not None and process.is_alive and process is not env.active_process:
+        process.interrupt("rollback")
+    env.process(rollback(env, lane, r, lane.rollback_style(r, chosen)))
 
 
-def run_block(
-    scenario: Scenario,
-    cohorts: Cohorts,
-    make_strategy: Callable[[], Strategy],
-    name: str,
-    seed: np.random.SeedSequence,
-    traced: int | None = None,
-) -> tuple[list[RunMeasures], list[tuple]]:
-    """Run one strategy for one block of ``BLOCK_SIZE`` replications.
-
-    Returns each replication's measures and, if ``traced`` names a replication,
-    that replication's timeline (one row per control step).
-    """
-    strategies = [make_strategy() for _ in range(BLOCK_SIZE)]
-    unit = getattr(strategies[0], "unit", "request")
-    env = simpy.Environment()
-    world = World(env, scenario, cohorts, BLOCK_SIZE, unit, Streams.of(seed), traced)
-    pending: deque[np.ndarray] = deque()
-    if scenario.release.defect is not None:
-        env.process(defect_onset(env, world, scenario.release.defect.onset))
-    # Started in this order so that, at equal times, a scrape and its detectors
-    # come before the strategies' decisions: a strategy that checks on the
-    # scrape interval sees the scrape of that moment.
-    env.process(scraper(env, world, pending))
-    env.process(watcher(env, world, pending))
-    for r, strategy in enumerate(strategies):
-        env.process(rollout(env, world, r, strategy, name))
-    env.process(horizon(env, world, scenario.horizon))
-    env.run(until=world.all_finished)
-    return world.measures, world.timeline
+def rollback(env: simpy.Environment, lane: Lane, r: int, style: RollbackStyle) -> Process:
+    """Takes the new version out of service: at once, after a redeploy, or step by step."""
+    if style.kind == "redeploy" and style.duration > 0:
+        yield at(env, env.now + style.duration, Priority.PEOPLE)
+    elif style.kind == "gradual":
+        current = lane.plane.exposures[r]
+        for step in style.steps:
+            shares = {name: min(share, step) for name, share in current.shares}
+            lane.expose(r, current.but(shares=tuple(sorted(shares.items()))))
+            yield at(env, env.now + style.wait, Priority.PEOPLE)
+    lane.expose(r, Exposure.none().but(unit=lane.plane.exposures[r].unit))
+    lane.mitigation_at[r] = env.now
+    lane.plane.mitigated[r] = True
+    lane.enter(r, MITIGATED)

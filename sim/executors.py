@@ -20,13 +20,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
-
-from sim.engine import BLOCK_SIZE, run_block
 from sim.measures import RunMeasures
-from sim.plugins import PluginError, strategy_factory
-from sim.population import build_cohorts
 from sim.scenario import Scenario, ScenarioError, StrategySpec
+from sim.simulation import BLOCK_SIZE, Simulation
 
 
 @dataclass(frozen=True)
@@ -50,20 +46,14 @@ class Outcome:
     error: str | None = None
 
 
-def block_seed(seed: int, block: int) -> np.random.SeedSequence:
-    """The seed of block ``block``: ``SeedSequence(seed).spawn(n)[block]`` for any n > block."""
-    return np.random.SeedSequence(seed, spawn_key=(block,))
-
-
 def run_task(task: Task) -> Outcome:
     """Run a task here; safe to call in a worker process (it loads the strategy itself)."""
-    try:
-        make = strategy_factory(task.spec)
-        measures, _ = run_block(
-            task.scenario, build_cohorts(task.scenario), make, task.spec.name, block_seed(task.seed, task.block)
-        )
-    except PluginError as error:
-        return Outcome(task, {}, str(error))
+    simulation = Simulation(task.scenario, [task.spec], seed=task.seed, block=task.block)
+    if not simulation.errors:
+        simulation.run()
+    if simulation.errors:
+        return Outcome(task, {}, next(iter(simulation.errors.values())))
+    measures = simulation.measures()[task.spec.name]
     first = task.block * BLOCK_SIZE
     kept = measures[: task.keep]
     columns = {"replication": list(range(first, first + len(kept))), "strategy": [task.spec.name] * len(kept)}

@@ -8,14 +8,29 @@ from pathlib import Path
 import pandas as pd
 
 from sim.catalog import resolve_scenario
-from sim.engine import BLOCK_SIZE, run_block
-from sim.executors import Executor, LocalExecutor, Outcome, Task, block_seed
+from sim.engine import Priority, at
+from sim.executors import Executor, LocalExecutor, Outcome, Task
+from sim.lane import Event, Lane, describe
 from sim.measures import RunMeasures
-from sim.plugins import PluginError, check_strategies, strategy_factory
+from sim.plugins import check_strategies
 from sim.population import build_cohorts
 from sim.results import Comparison, RunResult, StrategySummary
 from sim.scenario import Scenario, ScenarioError, StrategySpec, load_scenario, split_file_reference
-from sim.world import TIMELINE_COLUMNS
+from sim.simulation import BLOCK_SIZE, Simulation
+from sim.telemetry import ERRORS, NEW
+
+TIMELINE_COLUMNS = (
+    "time_s",
+    "weight",
+    "exposure",
+    "requests",
+    "new_requests",
+    "new_errors",
+    "harmed_requests",
+    "exposed_users",
+    "harmed_users",
+    "event",
+)
 
 Progress = Callable[[int, int], None]
 """Called with the runs (replication x strategy) finished so far and the total."""
@@ -131,36 +146,67 @@ def run(
     seed: int | None = None,
     replication: int = 0,
     strategies: Sequence[str] | None = None,
+    every: float | None = None,
 ) -> RunResult:
-    """One replication of each strategy, with the timeline of every control step.
+    """One replication of each strategy, with the timeline of every event (and a row per ``every`` seconds).
 
     Replication k here is replication k of ``compare`` with the same seed.
+    Timeline counts are cumulative and as of the last tick of the data plane.
     """
     scenario = as_scenario(scenario)
     seed = scenario.seed if seed is None else seed
     block, traced = divmod(replication, BLOCK_SIZE)
-    child = block_seed(seed, block)
-    cohorts = build_cohorts(scenario)
     specs = select_strategies(scenario, strategies)
     check_strategies(scenario, specs)
-    factories = {spec.name: strategy_factory(spec) for spec in specs}
-    measures, timelines, errors = [], [], {}
-    for name, make in factories.items():
-        try:
-            results, timeline = run_block(scenario, cohorts, make, name, child, traced=traced)
-        except PluginError as error:
-            errors[name] = str(error)
-            continue
-        measures.append({"strategy": name, **results[traced].as_dict()})
-        frame = pd.DataFrame(timeline, columns=TIMELINE_COLUMNS)
-        timelines.append(frame.assign(strategy=name))
-    empty = pd.DataFrame(columns=[*TIMELINE_COLUMNS, "strategy"])
+    simulation = Simulation(scenario, specs, seed=seed, block=block)
+    rows: list[tuple] = []
+    simulation.subscribe(lambda event: _timeline_row(simulation, event, traced, rows))
+    if every:
+        simulation.env.process(_every(simulation, traced, every, rows))
+    simulation.run()
+    measures = [{"strategy": name, **values[traced].as_dict()} for name, values in simulation.measures().items()]
+    timeline = pd.DataFrame(rows, columns=["strategy", *TIMELINE_COLUMNS])
+    timeline = timeline.sort_values(["strategy", "time_s"], kind="stable", ignore_index=True)
+    order = {spec.name: i for i, spec in enumerate(specs)}
+    timeline = timeline.iloc[timeline["strategy"].map(order).argsort(kind="stable")].reset_index(drop=True)
     return RunResult(
         scenario=scenario.name,
         seed=seed,
         replication=replication,
-        population=cohorts.population,
+        population=build_cohorts(scenario).population,
         measures=pd.DataFrame(measures, columns=["strategy", *RunMeasures.__dataclass_fields__]),
-        timeline=pd.concat(timelines, ignore_index=True) if timelines else empty,
-        errors=errors,
+        timeline=timeline[[*TIMELINE_COLUMNS, "strategy"]],
+        errors=dict(simulation.errors),
     )
+
+
+def _counts(lane: Lane, r: int, time: float) -> tuple:
+    plane = lane.plane
+    totals = plane.counters[r].sum(axis=0)
+    exposure = plane.exposures[r]
+    return (
+        time,
+        exposure.weight,
+        describe(exposure),
+        int(plane.requests[r]),
+        int(plane.new_requests[r]),
+        int(totals[NEW, ERRORS]),
+        int(plane.harmed_requests[r]),
+        int(plane.bands.exposed_users[r]),
+        int(plane.bands.harmed_users[r]),
+    )
+
+
+def _timeline_row(simulation: Simulation, event: Event, traced: int, rows: list[tuple]) -> None:
+    if event.replication != traced:
+        return
+    lane = next(lane for lane in simulation.lanes if lane.name == event.strategy)
+    text = event.kind if not event.detail else f"{event.kind}: {event.detail}"
+    rows.append((lane.name, *_counts(lane, traced, event.time), text))
+
+
+def _every(simulation: Simulation, traced: int, every: float, rows: list[tuple]):
+    while True:
+        yield at(simulation.env, simulation.env.now + every, Priority.STRATEGY)
+        for lane in simulation.live_lanes():
+            rows.append((lane.name, *_counts(lane, traced, simulation.now), ""))

@@ -1,23 +1,34 @@
-"""Who reaches the new version, and which distinct users were exposed or harmed.
+"""Who is served by the new version, and which distinct users were exposed or harmed.
 
-Two units of exposure:
+Users are never tracked one by one. Each replication's users of a cohort are
+split into *bands* of sticky hash buckets ``[edge_j, edge_j+1)``; users of a
+band share a history, so they are alike. A band holds three counts: users,
+users never exposed, users never harmed. Exposure by request (or instance)
+serves every band alike; exposure by user serves the bands below the
+segment's threshold ``round(share * BUCKETS)``.
 
-- ``request`` (service-mesh canary): each request goes to the new version with
-  probability ``w``; every user of a cohort is alike, so a cohort is one band.
-- ``user`` (feature flag): users are hashed into ``BUCKETS`` buckets and the
-  users in the first ``round(w * BUCKETS)`` buckets, and only they, are served
-  by the new version. Bands are bucket ranges between thresholds seen so far;
-  a band's users share a history, so they stay alike.
+What a band's users receive during a tick is a *served probability*: the
+time average over the tick of "a request from this band goes to the new
+version", which is exact for Poisson thinning when the rate is constant in
+the tick. The engine keeps its integral as decisions change the exposure
+inside a tick, so a tick costs the same however the replications' decision
+times interleave.
 
-Distinct users are never tracked one by one. Within a band of ``n`` alike
-users, ``K`` requests fall uniformly on them: an occupancy problem. The number
-``D`` of distinct users hit is drawn with its exact conditional mean
-``n * (1 - (1 - 1/n) ** K)`` (whose expectation over a Poisson ``K`` is the
-closed form ``n * (1 - exp(-rate * time))``) and never more than ``K`` or
-``n``. Approximation, made here: ``D`` is binomial (``Binomial(K, E[D]/K)``
-when ``K <= n``, else ``n - Binomial(n, P(empty))``) rather than the exact
-occupancy law, whose variance is a little smaller. Which of the ``D`` users
-are new to a state (never exposed, never harmed) is then exact: hypergeometric.
+Distinct users. Within a band of ``n`` alike users, ``K`` requests fall
+uniformly on them: an occupancy problem. The number ``D`` of distinct users
+hit is drawn with its exact conditional mean ``n * (1 - (1 - 1/n) ** K)``
+and never more than ``K`` or ``n``. Approximation, made here: ``D`` is
+binomial rather than the exact occupancy law, whose variance is a little
+smaller. Which of the ``D`` users are new to a state is then exact:
+hypergeometric.
+
+Bounded bands. Adjacent bands whose users were served alike for a whole
+tick and still are (e.g. both inside a rising threshold) are merged at the
+end of the tick: exact as long as no later threshold falls between them,
+which only a threshold that goes down and then up again between the two can
+do. A split of a merged band then takes a random subset of its users
+(approximation, documented; exact when they had one history). So the cost
+does not grow with the number of distinct thresholds a ramp uses.
 """
 
 from __future__ import annotations
@@ -26,97 +37,159 @@ import numpy as np
 
 from sim.population import BUCKETS
 
+CAPACITY = 8
+"""Bands per replication and cohort; a tick with more distinct thresholds merges the most alike."""
 
-def _distinct(requests: np.ndarray, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+
+def distinct(requests: np.ndarray, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Distinct users hit when ``requests`` fall uniformly on ``users`` alike users (elementwise)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        miss = np.where(users > 0, np.exp(requests * np.log1p(-1.0 / users)), 1.0)
+        miss = np.where(users > 0, np.exp(requests * np.log1p(-1.0 / np.maximum(users, 1))), 1.0)
         expected = users * (1.0 - miss)
         few = requests <= users
-        hit_share = np.where(few & (requests > 0), expected / requests, 0.0)
+        hit_share = np.where(few & (requests > 0), expected / np.maximum(requests, 1), 0.0)
     trials = np.concatenate([np.where(few, requests, 0), np.where(few, 0, users)])
-    chance = np.concatenate([np.clip(hit_share, 0.0, 1.0), np.where(few, 0.0, miss)])
+    chance = np.concatenate([np.clip(hit_share, 0.0, 1.0), np.where(few, 0.0, np.clip(miss, 0.0, 1.0))])
     drawn = rng.binomial(trials, chance).reshape(2, *requests.shape)
     return np.where(few, drawn[0], users - drawn[1])
 
 
-class Exposure:
-    """Per replication, cohort and band: users never exposed and users never harmed.
+class Bands:
+    """Per replication, cohort and band: users, users never exposed, users never harmed.
 
-    Band edges are shared by all replications of a block (the union of the
-    thresholds any of them used), so users per band are one (C, bands) array;
-    the states are (R, C, bands).
+    Arrays are (R, C, CAPACITY); bands past a segment's ``count`` are empty.
+    Edges are per replication and segment, shared by the segment's cohorts.
     """
 
-    def __init__(self, cohort_users: np.ndarray, replications: int, unit: str) -> None:
-        if unit not in ("request", "user"):
-            raise ValueError(f"exposure unit must be 'request' or 'user', got {unit!r}")
-        self.unit = unit
+    def __init__(self, cohort_users: np.ndarray, segment: np.ndarray, segments: int, replications: int) -> None:
         self._cohort_users = cohort_users.astype(np.int64)
-        self._edges = [0, BUCKETS]
-        self._users = self._cohort_users[:, None].copy()
-        self._unexposed = np.broadcast_to(self._users, (replications, *self._users.shape)).copy()
-        self._unharmed = self._unexposed.copy()
+        self._segment = segment
+        self._cohorts_of = [np.flatnonzero(segment == s) for s in range(segments)]
+        self._segment_starts = np.searchsorted(segment, np.arange(segments))
+        shape = (replications, len(cohort_users), CAPACITY)
+        self.edges = np.full((replications, segments, CAPACITY + 1), BUCKETS, dtype=np.int64)
+        self.edges[:, :, 0] = 0
+        self.count = np.ones((replications, segments), dtype=np.int64)
+        self.users = np.zeros(shape, dtype=np.int64)
+        self.users[:, :, 0] = self._cohort_users
+        self.unexposed = self.users.copy()
+        self.unharmed = self.users.copy()
+
+    @property
+    def used(self) -> int:
+        """Bands in use by any replication (arrays past it are empty everywhere)."""
+        return int(self.count.max())
 
     @property
     def exposed_users(self) -> np.ndarray:
-        """Distinct users ever served by the new version, per replication."""
-        return (self._users - self._unexposed).sum(axis=(1, 2))
+        return (self.users - self.unexposed).sum(axis=(1, 2))
 
     @property
     def harmed_users(self) -> np.ndarray:
-        """Distinct users ever harmed, per replication."""
-        return (self._users - self._unharmed).sum(axis=(1, 2))
+        return (self.users - self.unharmed).sum(axis=(1, 2))
 
-    def shares(self, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Probability that a request lands in each band, shape (R, C, bands)."""
-        if self.unit == "request":
-            return np.broadcast_to(weights[:, None, None], self._unexposed.shape).astype(float)
-        thresholds = np.rint(weights * BUCKETS).astype(np.int64)
-        for threshold in np.unique(thresholds):
-            self._split_at(int(threshold), rng)
-        inside = np.array(self._edges[1:])[None, :] <= thresholds[:, None]  # (R, bands)
+    def harmed_per_cohort(self) -> np.ndarray:
+        return (self.users - self.unharmed).sum(axis=2)
+
+    def inside(self, replication: int, segment: int, threshold: int) -> np.ndarray:
+        """Per band of the segment (CAPACITY,): 1.0 where the band lies below ``threshold``."""
+        return (self.edges[replication, segment, 1:] <= threshold).astype(float)
+
+    def split(self, replication: int, segment: int, threshold: int, rng: np.random.Generator, keep: list) -> None:
+        """Make ``threshold`` an edge of the segment's bands in one replication.
+
+        ``keep`` lists per-band arrays of shape (R, C, CAPACITY) (served
+        probabilities and their integrals) whose values both halves inherit.
+        """
+        r, edges = replication, self.edges[replication, segment]
+        n = int(self.count[r, segment])
+        band = int(np.searchsorted(edges[: n + 1], threshold, side="right")) - 1
+        if threshold <= 0 or threshold >= BUCKETS or edges[band] == threshold:
+            return
+        if n == CAPACITY:
+            self._merge_most_alike(r, segment, keep)
+            self.split(r, segment, threshold, rng, keep)
+            return
+        cohorts = self._cohorts_of[segment]
+        sizes = self._cohort_users[cohorts]
+        below = sizes * threshold // BUCKETS - sizes * edges[band] // BUCKETS
+        users = self.users[r, cohorts, band]
+        unharmed, unexposed = self.unharmed[r, cohorts, band], self.unexposed[r, cohorts, band]
+        # Which of the band's users fall below: a random subset, so its mix is hypergeometric.
+        unharmed_below = rng.hypergeometric(unharmed, users - unharmed, below)
+        unexposed_below = rng.hypergeometric(unexposed, unharmed - unexposed, unharmed_below)
+        edges[band + 1 :] = np.concatenate([[threshold], edges[band + 1 : -1]])
+        self.count[r, segment] = n + 1
+        for array, part in ((self.users, below), (self.unharmed, unharmed_below), (self.unexposed, unexposed_below)):
+            rows = array[r, cohorts]
+            rows[:, band + 1 :] = rows[:, band:-1].copy()
+            rows[:, band] = part
+            rows[:, band + 1] -= part
+            array[r, cohorts] = rows
+        for array in keep:
+            rows = array[r, cohorts]
+            rows[:, band + 1 :] = rows[:, band:-1].copy()
+            array[r, cohorts] = rows
+
+    def merge_alike(self, served: np.ndarray, average: np.ndarray, keep: list) -> None:
+        """Merge adjacent bands served alike over the last tick and now (``served``, ``average``: (R, C, CAPACITY))."""
+        if self.count.max() < 2:
+            return
+        alike = (served[:, :, :-1] == served[:, :, 1:]) & (average[:, :, :-1] == average[:, :, 1:])
+        alike = np.logical_and.reduceat(alike, self._segment_starts, axis=1)  # (R, S, CAPACITY - 1)
+        alike &= np.arange(CAPACITY - 1)[None, None, :] < (self.count - 1)[:, :, None]
+        # From the right, so that merging one pair does not move the next pair to look at.
+        for r, segment, band in sorted(zip(*np.nonzero(alike), strict=True), reverse=True):
+            self._merge(int(r), int(segment), int(band), keep)
+
+    def _merge_most_alike(self, r: int, segment: int, keep: list) -> None:
+        cohorts = self._cohorts_of[segment]
+        n = int(self.count[r, segment])
         with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(self._cohort_users[:, None] > 0, self._users / self._cohort_users[:, None], 0.0)
-        return np.where(inside[:, None, :], share[None, :, :], 0.0)
+            users = np.maximum(self.users[r, cohorts, :n], 1)
+            state = np.concatenate([self.unexposed[r, cohorts, :n] / users, self.unharmed[r, cohorts, :n] / users])
+        distance = np.abs(np.diff(state, axis=1)).sum(axis=0)
+        self._merge(r, segment, int(np.argmin(distance)), keep)
 
-    def record(self, requests: np.ndarray, harmed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Update distinct users from new-version requests and harmed requests, each (R, C, bands).
+    def _merge(self, r: int, segment: int, band: int, keep: list) -> None:
+        """Band ``band + 1`` joins band ``band``."""
+        cohorts = self._cohorts_of[segment]
+        edges = self.edges[r, segment]
+        edges[band + 1 : -1] = edges[band + 2 :].copy()
+        edges[-1] = BUCKETS
+        self.count[r, segment] -= 1
+        for array in (self.users, self.unharmed, self.unexposed):
+            rows = array[r, cohorts]
+            rows[:, band] += rows[:, band + 1]
+            rows[:, band + 1 : -1] = rows[:, band + 2 :].copy()
+            rows[:, -1] = 0
+            array[r, cohorts] = rows
+        for array in keep:
+            rows = array[r, cohorts]
+            rows[:, band + 1 : -1] = rows[:, band + 2 :].copy()
+            rows[:, -1] = 0
+            array[r, cohorts] = rows
+
+    def record(self, served: np.ndarray, harmed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Update distinct users from served and harmed requests, each (R, C, bands used).
 
         Returns the number of users harmed for the first time, per replication.
         """
-        newly_harmed = np.zeros(len(harmed), dtype=np.int64)
+        used = served.shape[2]
+        users = self.users[:, :, :used]
+        unexposed, unharmed = self.unexposed[:, :, :used], self.unharmed[:, :, :used]
+        newly_harmed = np.zeros(len(served), dtype=np.int64)
         if harmed.any():
-            hit = _distinct(harmed, self._users, rng)
-            first_harm = rng.hypergeometric(self._unharmed, self._users - self._unharmed, hit)
-            fresh = rng.hypergeometric(self._unexposed, self._unharmed - self._unexposed, first_harm)
-            self._unexposed -= fresh
-            self._unharmed -= first_harm
+            hit = distinct(harmed, users, rng)
+            first_harm = rng.hypergeometric(unharmed, users - unharmed, hit)
+            fresh = rng.hypergeometric(unexposed, unharmed - unexposed, first_harm)
+            unexposed -= fresh
+            unharmed -= first_harm
             newly_harmed = first_harm.sum(axis=(1, 2))
         # Harmed and unharmed requests of a user are independent (Poisson
         # thinning), so the unharmed ones land on users regardless of harm.
-        hit = _distinct(requests - harmed, self._users, rng)
-        self._unexposed -= rng.hypergeometric(self._unexposed, self._users - self._unexposed, hit)
+        clean = served - harmed
+        if clean.any():
+            hit = distinct(clean, users, rng)
+            unexposed -= rng.hypergeometric(unexposed, users - unexposed, hit)
         return newly_harmed
-
-    def _split_at(self, threshold: int, rng: np.random.Generator) -> None:
-        """Make ``threshold`` a band edge; split the band that contains it in every replication."""
-        if threshold in self._edges:
-            return
-        band = int(np.searchsorted(self._edges, threshold)) - 1
-        # Users are spread over buckets as evenly as integers allow, so the
-        # count below any threshold is deterministic and nested.
-        below = self._cohort_users * threshold // BUCKETS - self._cohort_users * self._edges[band] // BUCKETS
-        users = self._users[:, band]
-        unharmed, unexposed = self._unharmed[:, :, band], self._unexposed[:, :, band]
-        # Which of the band's users fall below: a random subset, so its mix of
-        # harmed / exposed / unexposed users is hypergeometric.
-        unharmed_below = rng.hypergeometric(unharmed, users - unharmed, np.broadcast_to(below, unharmed.shape))
-        unexposed_below = rng.hypergeometric(unexposed, unharmed - unexposed, unharmed_below)
-        self._edges.insert(band + 1, threshold)
-        self._users = np.insert(self._users, band, below, axis=1)
-        self._users[:, band + 1] -= below
-        for name, part in (("_unharmed", unharmed_below), ("_unexposed", unexposed_below)):
-            whole = np.insert(getattr(self, name), band, part, axis=2)
-            whole[:, :, band + 1] -= part
-            setattr(self, name, whole)

@@ -1,4 +1,9 @@
-"""The measures of one run, exactly as DESIGN.md section 1 defines them."""
+"""The measures of one run, exactly as the design defines them (docs/concepts.md).
+
+Detection is the alarm that led to the rollback, counted only at or after
+defect onset: an alarm before onset (or on a healthy release) is a false
+rollback, with no time to detection, whatever it later turned out to stop.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,30 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.world import World
+    from sim.lane import Lane
 
 OUTCOMES = ("rolled_back", "escaped", "completed", "false_rollback", "stalled")
 
 
 @dataclass(frozen=True)
 class RunMeasures:
-    """One replication of one strategy. Times are seconds since rollout start; None = did not happen."""
+    """One replication of one strategy. Times are seconds since rollout start; None = did not happen.
+
+    ``alarm_s``/``alarm_by``: the alarm that led to a rollback (true or
+    false); ``detection_s``/``caught_by``: the same, only when it was at or
+    after onset. ``caught_late``: a rolled-back run that had served every
+    user first. ``harmed_after_mitigation``: requests a persistent defect
+    harmed after the rollback completed (part of ``blast_radius_requests``).
+    """
 
     outcome: str
-    detected_by: str | None
+    caught_by: str | None
+    caught_late: bool
     onset_s: float | None
     detection_s: float | None
+    alarm_s: float | None
+    alarm_by: str | None
+    rollback_s: float | None
     mitigation_s: float | None
     ttd_s: float | None
     ttm_s: float | None
@@ -27,7 +43,9 @@ class RunMeasures:
     blast_radius_users: int
     blast_radius_share: float
     blast_radius_requests: int
+    harmed_after_mitigation: int
     exposed_users: int
+    exposed_share: float
     new_requests: int
     requests: int
     end_s: float
@@ -36,41 +54,49 @@ class RunMeasures:
         return dict(self.__dict__)  # dataclasses.asdict deep-copies; these fields are all scalars
 
 
-def outcome_of(healthy: bool, rolled_back: bool, done: bool) -> str:
-    if not healthy:
-        return "rolled_back" if rolled_back else "escaped"
+def outcome_of(healthy: bool, rolled_back: bool, caught: bool, done: bool) -> str:
+    """The outcome of a run (``caught``: its rollback came from an alarm at or after onset)."""
     if rolled_back:
-        return "false_rollback"
+        return "rolled_back" if caught and not healthy else "false_rollback"
+    if not healthy:
+        return "escaped"
     return "completed" if done else "stalled"
 
 
-def _since(event: float | None, onset: float | None) -> float | None:
-    # An alarm that lands before the first harmable request still caught the
-    # defect; its time to detection is zero, not negative.
-    if event is None or onset is None:
-        return None
-    return max(0.0, event - onset)
+def _value(number: float) -> float | None:
+    return None if math.isnan(number) else float(number)
 
 
-def measure(world: World, replication: int) -> RunMeasures:
-    """The measures of one replication of a block, as they stand now."""
-    plane, scenario, r = world.plane, world.scenario, replication
-    onset = None if math.isnan(plane.onset[r]) else float(plane.onset[r])
-    harmed = int(plane.exposure.harmed_users[r])
+def measure(lane: Lane, r: int, now: float) -> RunMeasures:
+    """The measures of one replication of a lane, as they stand at ``now``."""
+    plane = lane.plane
+    onset = _value(plane.onset[r])
+    alarm = _value(lane.alarm_at[r])
+    rollback, mitigation = _value(lane.rollback_at[r]), _value(lane.mitigation_at[r])
+    caught = alarm is not None and onset is not None and alarm >= onset
+    healthy = lane.scenario.healthy
+    full = _value(lane.full_at[r])
+    harmed, exposed = int(plane.bands.harmed_users[r]), int(plane.bands.exposed_users[r])
     return RunMeasures(
-        outcome=outcome_of(scenario.healthy, world.rollback_at[r] is not None, world.done_at[r] is not None),
-        detected_by=world.detected_by[r],
+        outcome=outcome_of(healthy, rollback is not None, caught, not math.isnan(lane.done_at[r])),
+        caught_by=lane.alarm_by[r] if caught else None,
+        caught_late=bool(caught and full is not None and rollback is not None and full <= rollback),
         onset_s=onset,
-        detection_s=world.detection_at[r],
-        mitigation_s=world.mitigation_at[r],
-        ttd_s=_since(world.detection_at[r], onset),
-        ttm_s=_since(world.mitigation_at[r], onset),
-        rollout_duration_s=world.done_at[r],
+        detection_s=alarm if caught else None,
+        alarm_s=alarm,
+        alarm_by=lane.alarm_by[r],
+        rollback_s=rollback,
+        mitigation_s=mitigation,
+        ttd_s=alarm - onset if caught else None,
+        ttm_s=mitigation - onset if caught and mitigation is not None else None,
+        rollout_duration_s=_value(lane.done_at[r]),
         blast_radius_users=harmed,
-        blast_radius_share=harmed / world.population,
+        blast_radius_share=harmed / lane.population,
         blast_radius_requests=int(plane.harmed_requests[r]),
-        exposed_users=int(plane.exposure.exposed_users[r]),
+        harmed_after_mitigation=int(plane.harmed_after_mitigation[r]),
+        exposed_users=exposed,
+        exposed_share=exposed / lane.population,
         new_requests=int(plane.new_requests[r]),
         requests=int(plane.requests[r]),
-        end_s=world.env.now,
+        end_s=now,
     )

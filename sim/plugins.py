@@ -1,114 +1,233 @@
-"""Finding and loading strategies: installed entry points, or a file given by path.
+"""Finding, loading and building plugins: strategies and judges.
 
-Built-ins and third-party plugins share the ``rollout_sim.strategies``
-entry-point group. A file given as ``path/to/file.py:ClassName`` is loaded
-under a private module name, so a user's ``strategies.py`` never shadows ours.
+Built-ins and third-party plugins share the entry-point groups
+``rollout_sim.strategies`` and ``rollout_sim.judges``. A file given as
+``path/to/file.py:ClassName`` is loaded under a private module name, so a
+user's ``strategies.py`` never shadows ours.
+
+Every instance is built from a private deep copy of its params, so a plugin
+that changes its params changes nothing else. Params annotated with
+``sim.Duration`` in the constructor are converted from ``"10m"`` (or a
+number of seconds) to seconds by the engine.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import importlib.util
 import inspect
 import sys
+import types
+import typing
 from collections.abc import Callable
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
+from typing import Annotated, Any
 
-from sim.contract import Strategy
-from sim.scenario import Scenario, ScenarioError, StrategySpec, split_file_reference
+from sim.contract import UNITS, Judge, Strategy
+from sim.durations import parse_duration
+from sim.scenario import JudgeSpec, Scenario, ScenarioError, StrategySpec, split_file_reference
 
 GROUP = "rollout_sim.strategies"
+JUDGE_GROUP = "rollout_sim.judges"
+
+
+class _DurationMarker:
+    def __repr__(self) -> str:
+        return "duration"
+
+
+Duration = Annotated[float, _DurationMarker()]
+"""Annotate a plugin's constructor param with this: the engine passes seconds for ``"10m"`` or ``600``."""
 
 
 class PluginError(RuntimeError):
-    """A strategy cannot be found, built, or run; the message names it."""
+    """A strategy or judge that cannot be found, built, or run; the message names it."""
 
 
 @functools.cache
-def _entry_points() -> tuple[EntryPoint, ...]:
+def _entry_points(group: str) -> tuple[EntryPoint, ...]:
     # Scanning installed distributions takes milliseconds; a sweep asks thousands of times.
-    return tuple(sorted(entry_points(group=GROUP), key=lambda ep: ep.name))
+    return tuple(sorted(entry_points(group=group), key=lambda ep: ep.name))
 
 
 def installed_strategies() -> dict[str, str]:
     """Installed strategy names and where they come from (``module:Class``), without importing them."""
-    return {ep.name: ep.value for ep in _entry_points()}
+    return {ep.name: ep.value for ep in _entry_points(GROUP)}
+
+
+def installed_judges() -> dict[str, str]:
+    """Installed judge names and where they come from (``module:Class``), without importing them."""
+    return {ep.name: ep.value for ep in _entry_points(JUDGE_GROUP)}
 
 
 def load_strategy_class(reference: str) -> type:
-    """The class for an installed name or for ``path/to/file.py:ClassName``."""
+    """The class for an installed strategy name or for ``path/to/file.py:ClassName``."""
+    return _load(reference, GROUP, "strategy", "decide")
+
+
+def load_judge_class(reference: str) -> type:
+    """The class for an installed judge name or for ``path/to/file.py:ClassName``."""
+    return _load(reference, JUDGE_GROUP, "judge", "measure")
+
+
+def _load(reference: str, group: str, kind: str, method: str) -> type:
     if split_file_reference(reference):
-        return _load_from_path(reference)
-    found = [ep for ep in _entry_points() if ep.name == reference]
-    if not found:
-        names = ", ".join(installed_strategies()) or "none (is rollout-sim installed?)"
-        raise PluginError(f"unknown strategy {reference!r}; installed: {names}")
-    try:
-        loaded = found[0].load()
-    except (Exception, SystemExit) as error:
-        raise PluginError(f"strategy {reference!r} failed to import: {type(error).__name__}: {error}") from None
-    return _checked(loaded, reference)
-
-
-def _load_from_path(reference: str) -> type:
-    path_text, class_name = split_file_reference(reference)
-    if not class_name.isidentifier():
-        raise PluginError(f"strategy {reference!r}: expected path/to/file.py:ClassName")
-    path = Path(path_text).resolve()
-    if not path.is_file():
-        raise PluginError(f"strategy {reference!r}: no such file {path_text}")
-    module_name = "_rollout_sim_plugin_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as error:  # a plugin calling sys.exit() must not end rollout-sim
-        del sys.modules[module_name]
-        raise PluginError(f"strategy {reference!r} failed to import: {type(error).__name__}: {error}") from None
-    if not hasattr(module, class_name):
-        raise PluginError(f"strategy {reference!r}: {path_text} has no {class_name!r}")
-    return _checked(getattr(module, class_name), reference)
-
-
-def _checked(loaded: object, reference: str) -> type:
-    if not inspect.isclass(loaded) or not callable(getattr(loaded, "decide", None)):
-        raise PluginError(f"strategy {reference!r} is not a class with a decide(obs) method")
+        loaded = _load_from_path(reference, kind)
+    else:
+        found = [ep for ep in _entry_points(group) if ep.name == reference]
+        if not found:
+            names = ", ".join(ep.name for ep in _entry_points(group)) or "none (is rollout-sim installed?)"
+            raise PluginError(f"unknown {kind} {reference!r}; installed: {names}")
+        try:
+            loaded = found[0].load()
+        except (Exception, SystemExit) as error:
+            raise PluginError(f"{kind} {reference!r} failed to import: {type(error).__name__}: {error}") from None
+    if not inspect.isclass(loaded) or not callable(getattr(loaded, method, None)):
+        raise PluginError(f"{kind} {reference!r} is not a class with a {method}() method")
     return loaded
 
 
-def strategy_factory(spec: StrategySpec) -> Callable[[], Strategy]:
-    """A function that builds a fresh strategy for each run; building one now validates the params."""
-    cls = load_strategy_class(spec.plugin)
-
-    def build() -> Strategy:
+def _load_from_path(reference: str, kind: str) -> Any:
+    path_text, class_name = split_file_reference(reference)
+    if not class_name.isidentifier():
+        raise PluginError(f"{kind} {reference!r}: expected path/to/file.py:ClassName")
+    path = Path(path_text).resolve()
+    if not path.is_file():
+        raise PluginError(f"{kind} {reference!r}: no such file {path_text}")
+    module_name = "_rollout_sim_plugin_" + hashlib.sha1(str(path).encode()).hexdigest()[:12]
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
         try:
-            return cls(**spec.params)
-        except Exception as error:  # whatever a plugin's constructor raises, name the plugin
-            raise PluginError(f"strategy {spec.name!r} ({spec.plugin}): bad params: {error}") from None
+            spec.loader.exec_module(module)
+        except (Exception, SystemExit) as error:  # a plugin calling sys.exit() must not end rollout-sim
+            del sys.modules[module_name]
+            raise PluginError(f"{kind} {reference!r} failed to import: {type(error).__name__}: {error}") from None
+    module = sys.modules[module_name]
+    if not hasattr(module, class_name):
+        raise PluginError(f"{kind} {reference!r}: {path_text} has no {class_name!r}")
+    return getattr(module, class_name)
 
-    unit = getattr(build(), "unit", "request")
-    if unit not in ("request", "user"):
-        raise PluginError(f"strategy {spec.name!r} ({spec.plugin}): unit must be 'request' or 'user', got {unit!r}")
+
+def _is_duration(annotation: Any) -> bool:
+    return any(isinstance(meta, _DurationMarker) for meta in getattr(annotation, "__metadata__", ()))
+
+
+def _duration_params(cls: type) -> dict[str, str]:
+    """Constructor params annotated ``Duration`` (``"one"``), ``Duration | None`` or ``list[Duration]`` (``"list"``)."""
+    try:
+        hints = typing.get_type_hints(cls.__init__, include_extras=True)
+    except Exception:  # unresolvable annotations: no conversion
+        return {}
+    found = {}
+    for name, hint in hints.items():
+        union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+        options = typing.get_args(hint) if union else (hint,)
+        for option in options:
+            if _is_duration(option):
+                found[name] = "one"
+            elif typing.get_origin(option) in (list, tuple) and any(_is_duration(a) for a in typing.get_args(option)):
+                found[name] = "list"
+    return found
+
+
+def converted_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of ``params`` with ``Duration`` params in seconds; ValueError names the param."""
+    params = copy.deepcopy(params)
+    for name, how in _duration_params(cls).items():
+        if name not in params or params[name] is None:
+            continue
+        try:
+            if how == "one":
+                params[name] = parse_duration(params[name])
+            elif isinstance(params[name], (list, tuple)):
+                params[name] = [parse_duration(value) for value in params[name]]
+            else:
+                raise ValueError(f"expected a list of durations, got {params[name]!r}")
+        except ValueError as error:
+            raise ValueError(f"param {name!r}: {error}") from None
+    return params
+
+
+def _builder(cls: type, params: dict[str, Any], label: str) -> Callable[[], Any]:
+    """A function that builds a fresh instance from a private copy of ``params``; it is tried once now."""
+    try:
+        converted = converted_params(cls, params)
+    except ValueError as error:
+        raise PluginError(f"{label}: {error}") from None
+
+    def build() -> Any:
+        try:
+            return cls(**copy.deepcopy(converted))
+        except Exception as error:  # whatever a plugin's constructor raises, name the plugin
+            raise PluginError(f"{label}: bad params: {error}") from None
+        except SystemExit as error:
+            raise PluginError(f"{label}: called SystemExit({error.code!r}) while being built") from None
+
+    build()
     return build
 
 
-def check_strategies(scenario: Scenario, specs: list[StrategySpec] | None = None) -> None:
-    """Load and build every strategy once; raise one ScenarioError listing every problem.
+def strategy_factory(spec: StrategySpec) -> Callable[[], Strategy]:
+    """A function that builds a fresh strategy for each replication; building one now validates the params."""
+    label = f"strategy {spec.name!r} ({spec.plugin})"
+    build = _builder(load_strategy_class(spec.plugin), spec.params, label)
+    unit = getattr(build(), "unit", "request")
+    if unit not in UNITS:
+        raise PluginError(f"{label}: unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    return build
 
-    A strategy that cannot even be built is bad input (exit 2), unlike one
+
+def judge_factory(spec: JudgeSpec, label: str) -> Callable[[], Judge]:
+    """A function that builds a fresh judge for each block; building one now validates the params."""
+    return _builder(load_judge_class(spec.use), spec.params, f"{label} ({spec.use})")
+
+
+def strategy_judges(scenario: Scenario, spec: StrategySpec) -> dict[str, JudgeSpec]:
+    """The strategy's judges: its own, or the scenario's ``detection.analysis`` as ``analysis``."""
+    if spec.judges is not None:
+        return dict(spec.judges)
+    analysis = scenario.detection.analysis
+    if not analysis.enabled:
+        return {}
+    params: dict[str, Any] = {
+        "rule": "argo",
+        "max_error_rate": analysis.max_error_rate,
+        "max_slow_rate": analysis.max_slow_rate,
+        "failure_limit": analysis.failure_limit,
+        "min_requests": analysis.min_requests,
+        "window": analysis.window,
+        "interval": scenario.telemetry.scrape_interval,
+    }
+    return {"analysis": JudgeSpec(use="threshold", params=params)}
+
+
+def judge_factories(scenario: Scenario, spec: StrategySpec) -> dict[str, Callable[[], Judge]]:
+    return {
+        name: judge_factory(judge, f"strategy {spec.name!r}: judge {name!r}")
+        for name, judge in strategy_judges(scenario, spec).items()
+    }
+
+
+def check_strategies(scenario: Scenario, specs: list[StrategySpec] | None = None) -> None:
+    """Load and build every strategy and judge once; raise one ScenarioError listing every problem.
+
+    A plugin that cannot even be built is bad input (exit 2), unlike one
     that fails while running, which is reported while the others still run.
     """
     specs = scenario.strategies if specs is None else specs
     positions = {spec.name: index for index, spec in enumerate(scenario.strategies)}
     problems = []
     for spec in specs:
+        field = f"strategies.{positions[spec.name]}" if spec.name in positions else "--strategy"
         try:
             strategy_factory(spec)
+            judge_factories(scenario, spec)
         except PluginError as error:
-            field = f"strategies.{positions[spec.name]}" if spec.name in positions else "--strategy"
             problems.append(f"{scenario.source}: {field}: {error}")
     if problems:
         raise ScenarioError("\n".join(problems))

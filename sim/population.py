@@ -29,6 +29,7 @@ class Cohorts:
     rate: np.ndarray  # requests per second of one user, daily average
     hourly: np.ndarray  # (segments, 24) multiplier by UTC hour, mean 1 over the day
     start_hour: float
+    spikes: tuple[tuple[float, float, float], ...] = ()  # (start, end, multiplier), seconds from rollout start
 
     @property
     def size(self) -> int:
@@ -38,12 +39,30 @@ class Cohorts:
     def population(self) -> int:
         return int(self.users.sum())
 
+    @property
+    def segment_starts(self) -> np.ndarray:
+        """Index of each segment's first cohort (cohorts are ordered by segment), for ``np.add.reduceat``."""
+        return np.searchsorted(self.segment, np.arange(len(self.segment_names)))
+
     def cell_means(self, first: int, count: int) -> np.ndarray:
         """Expected requests per cohort in grid cells ``first .. first+count-1``: shape (count, C)."""
         cell_start = (first + np.arange(count)) * CELL_SECONDS
         hour = np.floor(self.start_hour + cell_start / 3600.0).astype(np.int64) % 24
         multiplier = self.hourly[:, hour].T[:, self.segment]
-        return multiplier * (self.users * self.rate * CELL_SECONDS)
+        return multiplier * self.spike_factor(cell_start)[:, None] * (self.users * self.rate * CELL_SECONDS)
+
+    def spike_factor(self, cell_start: np.ndarray) -> np.ndarray:
+        """Mean load multiplier of each one-minute cell from the spikes (1 without any)."""
+        factor = np.ones(len(cell_start))
+        for start, end, multiplier in self.spikes:
+            overlap = np.clip(np.minimum(cell_start + CELL_SECONDS, end) - np.maximum(cell_start, start), 0, None)
+            factor += (multiplier - 1.0) * overlap / CELL_SECONDS
+        return factor
+
+    def service_rate(self, time: float) -> float:
+        """Expected requests per second over the whole service at ``time`` (daily curve and spikes)."""
+        cell = int(np.floor(time / CELL_SECONDS))
+        return float(self.cell_means(cell, 1).sum()) / CELL_SECONDS
 
 
 def _apportion(total: int, shares: np.ndarray) -> np.ndarray:
@@ -81,4 +100,5 @@ def build_cohorts(scenario: Scenario) -> Cohorts:
         rate=np.where(users > 0, rate, 0.0),
         hourly=_hourly_curves(scenario),
         start_hour=scenario.traffic.start_hour,
+        spikes=tuple((s.at, s.at + s.duration, s.multiplier) for s in scenario.traffic.spikes),
     )

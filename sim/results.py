@@ -12,7 +12,7 @@ import pandas as pd
 from sim.measures import OUTCOMES
 
 JSON_SCHEMA_ID = "rollout-sim/compare/v1"
-RUN_SCHEMA_ID = "rollout-sim/run/v1"
+RUN_SCHEMA_ID = "rollout-sim/run/v2"
 
 # Which runs each summarised metric is taken over: times exist only for runs
 # where the event happened, so a never-detected run never adds a made-up time.
@@ -21,6 +21,7 @@ METRICS = (
     "blast_radius_share",
     "blast_radius_requests",
     "exposed_users",
+    "exposed_share",
     "ttd_s",
     "ttm_s",
     "rollout_duration_s",
@@ -78,6 +79,8 @@ class StrategySummary:
     detected: int
     reached: int
     outcomes: dict[str, int]
+    caught_by: dict[str, int] = field(default_factory=dict)
+    caught_late: int = 0
 
     @classmethod
     def of(cls, name: str, runs: pd.DataFrame) -> StrategySummary:
@@ -85,6 +88,7 @@ class StrategySummary:
         reached = int(runs["onset_s"].notna().sum())
         detected = int((runs["onset_s"].notna() & runs["detection_s"].notna()).sum())
         counts = runs["outcome"].value_counts()
+        caught_by = runs["caught_by"].dropna().value_counts()
         return cls(
             name=name,
             replications=len(runs),
@@ -93,7 +97,19 @@ class StrategySummary:
             detected=detected,
             reached=reached,
             outcomes={outcome: int(counts.get(outcome, 0)) for outcome in OUTCOMES},
+            caught_by={str(k): int(v) for k, v in sorted(caught_by.items())},
+            caught_late=int(runs["caught_late"].astype(bool).sum()),
         )
+
+    @property
+    def outcome_shares(self) -> dict[str, float]:
+        """Each outcome's share of the runs."""
+        return {outcome: count / self.replications for outcome, count in self.outcomes.items()}
+
+    @property
+    def caught_by_shares(self) -> dict[str, float]:
+        """Each detector's share of the detected runs."""
+        return {name: count / self.detected for name, count in self.caught_by.items()} if self.detected else {}
 
     def __getattr__(self, metric: str) -> MetricSummary:
         try:
@@ -115,6 +131,10 @@ class StrategySummary:
         document["replications"] = self.replications
         document["detection_rate"] = self.detection_rate
         document["outcomes"] = dict(self.outcomes)
+        document["outcome_shares"] = self.outcome_shares
+        document["caught_by"] = dict(self.caught_by)
+        document["caught_by_shares"] = self.caught_by_shares
+        document["caught_late"] = self.caught_late
         return document
 
 

@@ -103,6 +103,14 @@ class Population(_Model):
         return _shares_add_up(classes)
 
 
+class Spike(_Model):
+    """A load spike: the traffic rate is multiplied for a while (a launch, a retry storm)."""
+
+    at: Duration = Field(description="start, from rollout start")
+    duration: Duration = Field(gt=0.0, description="how long it lasts")
+    multiplier: float = Field(gt=0.0, le=1000.0, description="factor on the rate while it lasts")
+
+
 class Traffic(_Model):
     rate: float = Field(gt=0.0, description="requests per second over the whole service, daily average")
     daily_curve: list[Annotated[float, Field(ge=0.0)]] | None = Field(
@@ -112,6 +120,7 @@ class Traffic(_Model):
         description="24 hourly multipliers of the rate (local time of each segment); scaled to mean 1",
     )
     start_hour: float = Field(0.0, ge=0.0, lt=24.0, description="UTC hour of day at which the rollout starts")
+    spikes: list[Spike] = Field(default_factory=list, description="load spikes (multipliers of the rate)")
 
     @model_validator(mode="after")
     def _curve_not_flat_zero(self) -> Traffic:
@@ -127,10 +136,57 @@ class Defect(_Model):
     )
     onset: Duration = Field(0.0, description="delay from rollout start until the defect is active")
     segment: str | None = Field(None, description="only users of this segment can be harmed (default: all)")
+    leak: Duration = Field(
+        0.0, description="harm grows linearly from 0 at onset to `harm` over this uptime, like a leak (0: at once)"
+    )
+    min_load: float = Field(
+        0.0, ge=0.0, description="harm only while the service's expected rate (requests/s) is above this"
+    )
+    persistent: bool = Field(
+        False, description="harm outlives the rollback: harmed users keep being harmed until the horizon"
+    )
 
 
 class Release(_Model):
     defect: Defect | None = Field(None, description="the defect the new version carries; absent = healthy")
+
+
+class Gap(_Model):
+    """A monitoring outage: scrapes in [at, at + duration) are missing."""
+
+    at: Duration = Field(description="start, from rollout start")
+    duration: Duration = Field(gt=0.0, description="how long scrapes are missing")
+
+
+class ResponseTime(_Model):
+    """How long a person takes to act: a mean, a distribution, and optionally slower outside working hours."""
+
+    mean: Duration = Field(description="mean response time")
+    distribution: Literal["fixed", "exponential", "lognormal"] = Field(
+        "fixed", description="fixed: always the mean; exponential; lognormal with `sigma`"
+    )
+    sigma: float = Field(0.5, gt=0.0, le=5.0, description="lognormal shape (only with lognormal)")
+    night_mean: Duration | None = Field(None, description="mean outside working hours (default: the same)")
+    working_hours: tuple[float, float] = Field((9.0, 17.0), description="UTC hours [from, to) of the working day")
+
+
+def _response_time(value: Any) -> Any:
+    """A bare duration is a fixed response time."""
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return {"mean": value}
+    return value
+
+
+Response = Annotated[ResponseTime, BeforeValidator(_response_time)]
+
+
+class People(_Model):
+    """People the strategies wait for."""
+
+    approver: Response = Field(
+        default_factory=lambda: ResponseTime(mean=600.0, distribution="exponential", night_mean=7200.0),
+        description="answers a strategy's pause (a manual gate)",
+    )
 
 
 class Telemetry(_Model):
@@ -140,6 +196,8 @@ class Telemetry(_Model):
     )
     scrape_interval: Duration = Field(60.0, gt=0.0, description="how often metrics are collected")
     scrape_lag: Duration = Field(0.0, description="delay before a scrape is visible to detectors")
+    missing_scrapes: Probability = Field(0.0, description="chance that a scrape is missing (no data)")
+    gaps: list[Gap] = Field(default_factory=list, description="times when every scrape is missing")
 
 
 class Analysis(_Model):
@@ -160,7 +218,10 @@ class ServiceAlert(_Model):
     max_error_rate: Probability = Field(0.01, description="fires when the service error rate stays above this")
     window: Duration = Field(300.0, gt=0.0, description="rate computed over this window")
     for_: Duration = Field(120.0, alias="for", description="the condition must hold this long")
-    response: Duration = Field(300.0, description="time from alert to the start of a rollback (on-call)")
+    response: Response = Field(
+        default_factory=lambda: ResponseTime(mean=300.0),
+        description="time from alert to the start of a rollback (on-call)",
+    )
 
 
 class UserReports(_Model):
@@ -170,7 +231,9 @@ class UserReports(_Model):
     report_probability: Probability = Field(0.05, description="chance a harmed user reports it")
     delay: Duration = Field(1800.0, gt=0.0, description="mean delay from harm to report (exponential)")
     reports_needed: int = Field(5, ge=1, description="reports that make support escalate")
-    response: Duration = Field(900.0, description="time from escalation to the start of a rollback")
+    response: Response = Field(
+        default_factory=lambda: ResponseTime(mean=900.0), description="time from escalation to the start of a rollback"
+    )
 
 
 class Detection(_Model):
@@ -180,13 +243,27 @@ class Detection(_Model):
 
 
 class Rollback(_Model):
-    duration: Duration = Field(30.0, description="from rollback start until the new version serves nothing")
+    """The default rollback of every strategy (a strategy may choose another style per rollback)."""
+
+    style: Literal["instant", "redeploy", "gradual"] = Field(
+        "redeploy", description="instant: at once; redeploy: after `duration`; gradual: down `steps`, `wait` each"
+    )
+    duration: Duration = Field(30.0, description="redeploy: from rollback start until the new version serves nothing")
+    steps: list[Probability] = Field(default_factory=list, description="gradual: shares on the way down")
+    wait: Duration = Field(60.0, gt=0.0, description="gradual: time at each step")
 
 
 def split_file_reference(reference: str) -> tuple[str, str] | None:
     """``("path/to/file.py", "ClassName")`` for a file reference; None for an installed name."""
     path, colon, class_name = reference.rpartition(":")
     return (path, class_name) if colon and path.endswith(".py") else None
+
+
+class JudgeSpec(_Model):
+    """A judge a strategy owns: an installed judge (or path/file.py:Class) and its params."""
+
+    use: str = Field("threshold", min_length=1, description="installed judge name, or path/to/file.py:ClassName")
+    params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the judge")
 
 
 class StrategySpec(_Model):
@@ -196,6 +273,9 @@ class StrategySpec(_Model):
         description="installed strategy name, or path/to/file.py:ClassName (relative to the scenario file)",
     )
     params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the strategy")
+    judges: dict[str, JudgeSpec] | None = Field(
+        None, description="the strategy's judges by name (default: `analysis` from detection.analysis)"
+    )
 
     @property
     def plugin(self) -> str:
@@ -223,6 +303,7 @@ class Scenario(_Model):
     telemetry: Telemetry = Field(default_factory=Telemetry)
     detection: Detection = Field(default_factory=Detection)
     rollback: Rollback = Field(default_factory=Rollback)
+    people: People = Field(default_factory=People)
     strategies: list[StrategySpec] = Field(min_length=1, description="the strategies to compare")
     sweep: Sweep | None = None
     _source: str = PrivateAttr("<scenario>")  # the file it came from, for error messages

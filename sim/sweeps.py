@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.engine import BLOCK_SIZE
 from sim.executors import Executor, LocalExecutor, Outcome
 from sim.experiments import Progress, as_scenario, collect, comparison_tasks
 from sim.grid import Axis, axes_from_table, parse_axis, points, variant
@@ -35,6 +34,7 @@ from sim.pareto import pareto_frontier
 from sim.plugins import GROUP, check_strategies
 from sim.results import METRICS, StrategySummary
 from sim.scenario import Scenario, ScenarioError, split_file_reference
+from sim.simulation import BLOCK_SIZE
 
 
 @dataclass(frozen=True)

@@ -1,46 +1,91 @@
-"""Scraped telemetry: per version, counts of requests, errors and slow requests.
+"""Scraped telemetry: per segment and arm, counts of requests, errors and slow requests.
 
-This is all that detectors and strategies see. A scrape is a snapshot of the
-cumulative counters; sums over a window are differences of two snapshots, as
-Prometheus ``increase()`` does.
+This is all that judges, watchers and strategies see. A scrape is a
+snapshot of the cumulative counters; sums over a window are differences of
+two snapshots, as Prometheus ``increase()`` does. A missing scrape carries
+the previous snapshot forward (no new sample), so the next scrape's window
+holds the whole increase, and judges are told that their data is missing.
+The log starts with the stable version's history before t = 0.
 """
 
 from __future__ import annotations
 
+import math
 from collections import deque
 
 import numpy as np
 
 from sim.contract import VersionStats
+from sim.population import CELL_SECONDS, Cohorts
 
-STABLE, CANARY = 0, 1
+STABLE, NEW, BASELINE = 0, 1, 2
+ARMS = {"stable": STABLE, "new": NEW, "baseline": BASELINE}
 REQUESTS, ERRORS, SLOW = 0, 1, 2
 
 
-def stats(counts: np.ndarray, version: int) -> VersionStats:
-    """VersionStats of one version from one replication's (2, 3) array of counts."""
-    row = counts[version]
-    return VersionStats(int(row[REQUESTS]), int(row[ERRORS]), int(row[SLOW]))
+def scrapes_in(window: float, scrape_interval: float) -> int:
+    """Number of whole scrapes that cover ``window`` seconds (at least one)."""
+    return max(1, math.ceil(window / scrape_interval - 1e-9))
+
+
+def history(
+    cohorts: Cohorts,
+    replications: int,
+    scrapes: int,
+    interval: float,
+    rates: tuple[float, float],
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Cumulative snapshots of the stable version at scrapes ``-scrapes * interval .. 0``.
+
+    Shape (scrapes + 1, R, segments + 1, 3, 3); the first is all zeros. Each
+    interval's mean is the daily curve at its middle (history needs no more).
+    """
+    middles = -(np.arange(scrapes, 0, -1) - 0.5) * interval
+    cells = np.floor(middles / CELL_SECONDS).astype(np.int64)
+    first = int(cells.min()) if scrapes else 0
+    by_cell = cohorts.cell_means(first, int(cells.max()) - first + 1 if scrapes else 0)
+    means = by_cell[cells - first] * (interval / CELL_SECONDS)
+    segments = len(cohorts.segment_names)
+    per_segment = np.add.reduceat(means, cohorts.segment_starts, axis=1) if scrapes else np.zeros((0, segments))
+    requests = rng.poisson(np.broadcast_to(per_segment[:, None, :], (scrapes, replications, segments)))
+    counts = np.zeros((scrapes + 1, replications, segments + 1, 3, 3), dtype=np.int64)
+    for metric, drawn in (
+        (REQUESTS, requests),
+        (ERRORS, rng.binomial(requests, rates[0])),
+        (SLOW, rng.binomial(requests, rates[1])),
+    ):
+        counts[1:, :, :-1, STABLE, metric] = np.cumsum(drawn, axis=0)
+    return counts
 
 
 class TelemetryLog:
-    """The scrapes detectors have received, kept only as far back as a window needs.
+    """The scrapes received so far, kept as far back as the longest window needs."""
 
-    Snapshots are (R, 2, 3): replication x version x (requests, errors, slow).
-    """
-
-    def __init__(self, replications: int, longest_window_scrapes: int) -> None:
-        self._snapshots: deque[np.ndarray] = deque(maxlen=longest_window_scrapes + 1)
-        self._snapshots.append(np.zeros((replications, 2, 3), dtype=np.int64))
+    def __init__(self, snapshots: np.ndarray, keep: int) -> None:
+        self._snapshots: deque[np.ndarray] = deque(snapshots[-(keep + 1) :], maxlen=keep + 1)
+        self.missing = np.zeros(snapshots.shape[1], dtype=bool)
+        self.received = 0
 
     @property
     def latest(self) -> np.ndarray:
         return self._snapshots[-1]
 
-    def receive(self, snapshot: np.ndarray) -> None:
+    def receive(self, snapshot: np.ndarray, missing: np.ndarray) -> None:
+        """A scrape arrives; where it is missing, the previous snapshot stands."""
+        if missing.any():
+            snapshot = np.where(missing[:, None, None, None], self._snapshots[-1], snapshot)
         self._snapshots.append(snapshot)
+        self.missing = missing
+        self.received += 1
 
     def window(self, scrapes: int) -> np.ndarray:
-        """Counts over the last ``scrapes`` scrapes (fewer if not yet received), shape (R, 2, 3)."""
+        """Counts over the last ``scrapes`` scrapes (fewer if not kept), shape (R, segments + 1, 3, 3)."""
         back = min(scrapes, len(self._snapshots) - 1)
         return self._snapshots[-1] - self._snapshots[-1 - back]
+
+
+def stats(counts: np.ndarray, arm: int, segment: int | None = None) -> VersionStats:
+    """VersionStats of one arm from one replication's (segments + 1, 3, 3) counts (all segments: None)."""
+    row = counts[:, arm].sum(axis=0) if segment is None else counts[segment, arm]
+    return VersionStats(int(row[REQUESTS]), int(row[ERRORS]), int(row[SLOW]))

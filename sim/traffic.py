@@ -9,8 +9,11 @@ Poisson process with a constant rate inside the cell.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
+from sim.dataplane import Commons
 from sim.population import CELL_SECONDS, Cohorts
 
 _CELLS_PER_DRAW = 60  # cells drawn per numpy call: one simulated hour
@@ -62,3 +65,44 @@ class TrafficClock:
         self._left = self._drawn[offset].copy()
         self._position = self._cell * CELL_SECONDS
         self._cell_end = self._position + CELL_SECONDS
+
+
+class Clock:
+    """The fixed ticks of a block and what every strategy shares at each: traffic and baseline errors.
+
+    Ticks are the one-minute cells, the scrapes and the given ``edges``
+    (spikes, defect onset), up to the horizon: the same for every strategy,
+    whatever it decides. Times are rounded to a microsecond.
+    """
+
+    def __init__(
+        self,
+        cohorts: Cohorts,
+        replications: int,
+        horizon: float,
+        scrape_interval: float,
+        edges: list[float],
+        rates: tuple[float, float],
+        streams: dict[str, np.random.Generator],
+    ) -> None:
+        self._traffic = TrafficClock(cohorts, replications, streams["cells"], streams["splits"])
+        self._errors = streams["errors"]
+        self._rates = rates
+        cells = np.arange(1, int(horizon // CELL_SECONDS) + 1) * CELL_SECONDS
+        scrapes = np.arange(1, int(horizon // scrape_interval + 1e-9) + 1) * scrape_interval
+        times = np.round(np.concatenate([cells, scrapes, np.asarray(edges, dtype=float), [horizon]]), 6)
+        self.times = np.unique(times[(times > 0) & (times <= horizon)])
+        self.scrape_times = set(np.round(scrapes, 6).tolist())
+        self._start = 0.0
+
+    def ticks(self) -> Iterator[tuple[float, bool]]:
+        for time in self.times.tolist():
+            yield time, time in self.scrape_times
+
+    def commons(self, end: float) -> Commons:
+        requests = self._traffic.take(end)
+        errors = self._errors.binomial(requests, self._rates[0])
+        slow = self._errors.binomial(requests, self._rates[1])
+        commons = Commons(self._start, end, requests, errors, slow)
+        self._start = end
+        return commons

@@ -4,7 +4,7 @@ from sim import Decision, Observation
 
 
 class BigBang:
-    """100% at once, no analysis of its own; only service-wide monitoring and people can catch a defect."""
+    """100% at once, no judge of its own; only the scenario's watchers (alerts, people) can catch a defect."""
 
     def decide(self, obs: Observation) -> Decision:
         return Decision.done()

@@ -1,55 +1,66 @@
-"""Canary: a list of weights, each baked for a while, with the analysis consulted at every check."""
+"""Canary: a list of weights, each baked for a while, judged all along."""
 
 from __future__ import annotations
 
-from sim import Decision, Observation, parse_duration
+from sim import Decision, Duration, Exposure, JudgeView, Observation
 
 
 class Canary:
-    """Argo Rollouts-style steps (``setWeight`` + ``pause``) with a background analysis.
+    """Argo Rollouts-style steps (``setWeight`` + ``pause``) with a background judge.
 
     ``steps``: weights in (0, 1], in order; ``bake``: time at each step;
-    ``check``: how often the analysis is consulted during a bake;
-    ``unit``: ``"request"`` (service mesh) or ``"user"`` (sticky flag buckets).
-    After the last step the release is promoted to 100%.
+    ``check``: how often the strategy looks at its judge; ``unit``:
+    ``"request"`` (service mesh), ``"user"`` (sticky flag buckets) or
+    ``"instance"`` (with ``instances``); ``judge``: the name of the
+    strategy's judge to run (default ``analysis``).
+
+    ``on_failure``: ``"rollback"`` (Argo) keeps stepping while single
+    measurements fail and rolls back when the judge fails; ``"hold"``
+    (Flagger) also holds the weight while the latest measurement failed, so a
+    failing canary never grows. After the last step the release is promoted.
     """
 
     def __init__(
         self,
         steps: list[float] = (0.05, 0.25, 0.5),
-        bake: str | float = "10m",
-        check: str | float = "1m",
+        bake: Duration = 600.0,
+        check: Duration = 60.0,
         unit: str = "request",
+        instances: int = 0,
+        on_failure: str = "rollback",
+        judge: str = "analysis",
     ) -> None:
         if not isinstance(steps, (list, tuple)) or not steps:
             raise ValueError(f"steps must be a non-empty list of weights, got {steps!r}")
         if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0.0 < w <= 1.0 for w in steps):
             raise ValueError(f"steps must be weights in (0, 1], got {list(steps)}")
-        if unit not in ("request", "user"):
-            raise ValueError(f"unit must be 'request' or 'user', got {unit!r}")
-        self.steps = list(steps)
-        self.bake = _duration("bake", bake)
-        self.check = _duration("check", check)
-        if self.check <= 0:
+        if unit not in ("request", "user", "instance"):
+            raise ValueError(f"unit must be 'request', 'user' or 'instance', got {unit!r}")
+        if on_failure not in ("rollback", "hold"):
+            raise ValueError(f"on_failure must be 'rollback' or 'hold', got {on_failure!r}")
+        if check <= 0:
             raise ValueError("check must be a positive duration")
-        self.unit = unit
+        self.steps, self.bake, self.check = list(steps), bake, check
+        self.unit, self.instances, self.on_failure, self.judge = unit, instances, on_failure, judge
         self._step = 0
         self._step_started = 0.0
+        self._measured = 0
 
     def decide(self, obs: Observation) -> Decision:
-        if obs.analysis.failed:
-            return Decision.rollback("analysis failed")
+        judge = obs.judges.get(self.judge, JudgeView(self.judge))
+        if judge.failed:
+            return Decision.rollback(f"{self.judge} failed")
+        if self.on_failure == "hold" and judge.last == "failed" and judge.measurements > self._measured:
+            self._step_started = obs.now  # Flagger: a failed check halts advancement
+        self._measured = judge.measurements
         if obs.decisions > 0 and obs.now - self._step_started >= self.bake:
             self._step += 1
             self._step_started = obs.now
         if self._step >= len(self.steps):
             return Decision.done()
         remaining = self.bake - (obs.now - self._step_started)
-        return Decision.set(self.steps[self._step], wait=max(min(self.check, remaining), 1e-9))
-
-
-def _duration(name: str, value: str | float) -> float:
-    try:
-        return parse_duration(value)
-    except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
+        judges = (self.judge,) if self.judge in obs.judges else ()
+        exposure = {"unit": self.unit, "instances": self.instances} if self.unit == "instance" else {"unit": self.unit}
+        return Decision.set(
+            Exposure.of(self.steps[self._step], **exposure), wait=max(min(self.check, remaining), 1e-3), judges=judges
+        )

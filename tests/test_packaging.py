@@ -24,4 +24,4 @@ def test_wheel_install_finds_default_scenario(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     scenarios_dir, strategies = out.stdout.splitlines()
     assert Path(scenarios_dir) == target / "sim" / "_scenarios"
-    assert strategies == "['bigbang', 'canary']"
+    assert strategies == "['bigbang', 'bluegreen', 'canary', 'rings']"

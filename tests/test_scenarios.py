@@ -37,5 +37,5 @@ def test_the_scenarios_teach_what_their_headers_say() -> None:
     assert healthy["canary"].outcomes["false_rollback"] > 0 and healthy["bigbang"].outcomes["false_rollback"] == 0
     assert healthy["canary"].rollout_duration_s.mean > healthy["bigbang"].rollout_duration_s.mean
     silent = sim.compare("silent-defect", replications=10)
-    assert set(silent.runs["detected_by"]) == {"user_reports"}
+    assert set(silent.runs["caught_by"]) == {"user_reports"}
     assert silent.summaries["canary"].ttd_s.mean > silent.summaries["bigbang"].ttd_s.mean

@@ -122,7 +122,7 @@ def test_bad_input_exits_2_with_one_line_naming_the_problem(tmp_path: Path, case
 def test_missing_file_and_unknown_cli_strategy_exit_2(tmp_path: Path) -> None:
     assert invoke("compare", str(tmp_path / "nope.toml")).exit_code == 2
     result = invoke("compare", "-n", "1", "--strategy", "nope")
-    assert result.exit_code == 2 and "installed: bigbang, canary" in result.stderr
+    assert result.exit_code == 2 and "installed: bigbang, bluegreen, canary, rings" in result.stderr
 
 
 def test_broken_plugin_is_named_and_the_others_still_run() -> None:
@@ -178,8 +178,8 @@ def test_run_where_every_strategy_fails_names_it_and_exits_1() -> None:
 
 
 def test_run_json_rows_have_the_documented_fields() -> None:
+    from sim.experiments import TIMELINE_COLUMNS
     from sim.measures import RunMeasures
-    from sim.world import TIMELINE_COLUMNS
 
     document = json.loads(invoke("run", "--json", "--strategy", "canary").stdout)
     canary = document["strategies"]["canary"]

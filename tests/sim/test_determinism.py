@@ -9,8 +9,8 @@ import sys
 import numpy as np
 
 import sim
-from sim.dataplane import Streams
 from sim.population import build_cohorts
+from sim.simulation import _SHARED, _streams
 from sim.traffic import TrafficClock
 from tests.generators import NO_DETECTION, make_scenario, plugin
 
@@ -52,8 +52,9 @@ def test_strategies_see_the_same_traffic() -> None:
 def test_traffic_totals_do_not_depend_on_where_control_events_fall() -> None:
     cohorts = build_cohorts(make_scenario())
     seed = np.random.SeedSequence(9)
-    coarse = TrafficClock(cohorts, 8, Streams.of(seed).cells, Streams.of(seed).splits)
-    fine = TrafficClock(cohorts, 8, Streams.of(seed).cells, np.random.default_rng(123))
+    streams = _streams(seed, _SHARED, 0)
+    coarse = TrafficClock(cohorts, 8, streams["cells"], streams["splits"])
+    fine = TrafficClock(cohorts, 8, _streams(seed, _SHARED, 0)["cells"], np.random.default_rng(123))
     for end in (600.0, 1800.0):
         many_steps = sum(fine.take(float(t)) for t in np.arange(fine.position + 7.3, end, 7.3))
         assert (many_steps + fine.take(end) == coarse.take(end)).all()

@@ -1,4 +1,4 @@
-"""Detectors: Argo-style cumulative failure limits, alert ``for`` durations, user reports."""
+"""Watchers: alert ``for`` durations, user reports, and the analysis false-alarm law end to end."""
 
 from __future__ import annotations
 
@@ -8,82 +8,61 @@ import numpy as np
 from scipy import stats
 
 import sim
-from sim.detectors import AnalysisJudge, ReportQueue, ServiceAlertRule
-from sim.scenario import Analysis, ServiceAlert, UserReports
-from sim.telemetry import TelemetryLog
+from sim.scenario import ServiceAlert, UserReports
+from sim.telemetry import NEW, STABLE, TelemetryLog
+from sim.watchers import ReportQueue, ServiceAlertRule
 from tests.generators import make_scenario, plugin
 
 
-def _scrape(log: TelemetryLog, canary: tuple[int, int], stable: tuple[int, int] = (0, 0)) -> TelemetryLog:
-    """Add one scrape in which every replication saw these counts."""
-    snapshot = np.array([[stable[0], stable[1], 0], [canary[0], canary[1], 0]])
-    log.receive(log.latest + snapshot)
+def _log(replications: int) -> TelemetryLog:
+    return TelemetryLog(np.zeros((1, replications, 2, 3, 3), dtype=np.int64), keep=10)
+
+
+def _scrape(log: TelemetryLog, new: tuple[int, int], stable: tuple[int, int] = (0, 0)) -> TelemetryLog:
+    """Add one scrape in which every replication saw these counts (one segment)."""
+    snapshot = np.zeros_like(log.latest)
+    snapshot[:, 0, STABLE, :2] = stable
+    snapshot[:, 0, NEW, :2] = new
+    log.receive(log.latest + snapshot, np.zeros(len(snapshot), dtype=bool))
     return log
-
-
-def test_analysis_fails_only_when_failures_exceed_the_limit() -> None:
-    judge = AnalysisJudge(Analysis(max_error_rate=0.01, failure_limit=2, min_requests=10), 60.0, 2)
-    log = TelemetryLog(2, 1)
-    for expected_failed in (False, False, True):  # Argo: failed > failureLimit, so the 3rd failure
-        judge.measure(_scrape(log, canary=(100, 50)))
-        assert judge.failed.tolist() == [expected_failed] * 2
-    assert judge.status(1).failures == 3 and judge.status(1).failed
-
-
-def test_analysis_with_too_few_requests_is_inconclusive_and_without_traffic_is_skipped() -> None:
-    judge = AnalysisJudge(Analysis(min_requests=100), 60.0, 1)
-    log = TelemetryLog(1, 1)
-    judge.measure(_scrape(log, canary=(50, 50)))
-    judge.measure(_scrape(log, canary=(0, 0)))
-    status = judge.status(0)
-    assert (status.measurements, status.inconclusive, status.failures) == (1, 1, 0)
-
-
-def test_analysis_judges_each_replication_on_its_own_counts() -> None:
-    judge = AnalysisJudge(Analysis(max_error_rate=0.01, failure_limit=0, min_requests=10), 60.0, 3)
-    log = TelemetryLog(3, 1)
-    log.receive(np.array([[[0, 0, 0], [100, 5, 0]], [[0, 0, 0], [100, 0, 0]], [[0, 0, 0], [5, 5, 0]]]))
-    judge.measure(log)
-    assert judge.failed.tolist() == [True, False, False]
-    assert judge.inconclusive.tolist() == [0, 0, 1]
 
 
 def test_service_alert_fires_after_the_condition_held_for_its_duration() -> None:
     rule = ServiceAlertRule(ServiceAlert(max_error_rate=0.01, window=60, **{"for": 120}), 60.0, 1)
-    log = TelemetryLog(1, 1)
+    log = _log(1)
     fired = []
     for minute in range(1, 6):
-        fired.append(bool(rule.evaluate(_scrape(log, canary=(0, 0), stable=(1000, 50)), minute * 60.0)[0]))
+        fired.append(bool(rule.evaluate(_scrape(log, new=(0, 0), stable=(1000, 50)), minute * 60.0)[0]))
     assert fired == [False, False, True, True, True]
 
 
 def test_service_alert_resets_when_the_condition_clears() -> None:
     rule = ServiceAlertRule(ServiceAlert(max_error_rate=0.01, window=60, **{"for": 60}), 60.0, 1)
-    log = TelemetryLog(1, 1)
+    log = _log(1)
     results = []
     for minute, errors in enumerate([50, 0, 50, 50], start=1):
-        results.append(bool(rule.evaluate(_scrape(log, canary=(0, 0), stable=(1000, errors)), minute * 60.0)[0]))
+        results.append(bool(rule.evaluate(_scrape(log, new=(0, 0), stable=(1000, errors)), minute * 60.0)[0]))
     assert results == [False, False, False, True]
 
 
 def test_report_queue_escalates_at_the_kth_report_never_before_it_is_drawn() -> None:
     queue = ReportQueue(UserReports(report_probability=1.0, delay=60.0, reports_needed=3), 2)
     rng = np.random.default_rng(0)
-    queue.add_harm(np.array([2, 0]), 0.0, 10.0, rng)
-    assert queue.escalation_time(0) is None and queue.changed == set()
-    queue.add_harm(np.array([5, 3]), 10.0, 20.0, rng)
-    assert queue.escalation_time(0) >= 10.0 and queue.escalation_time(1) >= 20.0
-    assert queue.changed == {0, 1}
+    moved = queue.add_harm(np.array([2, 0]), np.zeros(2), np.full(2, 10.0), 10.0, rng)
+    assert queue.escalation_time(0) is None and moved == []
+    moved = queue.add_harm(np.array([5, 3]), np.full(2, 10.0), np.full(2, 20.0), 20.0, rng)
+    assert queue.escalation_time(0) >= 20.0 and queue.escalation_time(1) >= 20.0
+    assert moved == [0, 1]
 
 
 def test_report_queue_keeps_the_k_earliest_reports() -> None:
     queue = ReportQueue(UserReports(report_probability=1.0, delay=1e-9, reports_needed=2), 1)
     rng = np.random.default_rng(1)
-    queue.add_harm(np.array([1]), 100.0, 200.0, rng)
-    queue.add_harm(np.array([1]), 300.0, 400.0, rng)
+    queue.add_harm(np.array([1]), np.array([100.0]), np.array([200.0]), 200.0, rng)
+    queue.add_harm(np.array([1]), np.array([300.0]), np.array([400.0]), 400.0, rng)
     later = queue.escalation_time(0)
-    assert 300.0 <= later <= 400.0
-    queue.add_harm(np.array([1]), 500.0, 600.0, rng)
+    assert later == 400.0  # clamped to the end of the tick in which it was drawn
+    queue.add_harm(np.array([1]), np.array([500.0]), np.array([600.0]), 600.0, rng)
     assert queue.escalation_time(0) == later
 
 

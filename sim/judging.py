@@ -1,0 +1,177 @@
+"""A strategy's judges over a block: which run in each replication, when they measure, their verdicts.
+
+Each judge is one plugin instance for the whole block (vectorised over its
+replications). A replication's strategy starts, keeps, stops and resets its
+judges through its decisions; this board turns that into the ``due`` and
+``restarted`` masks a judge receives at every scrape, and keeps each
+judge's latest verdicts for the strategy to see.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from sim.contract import VERDICTS, Arm, Judge, JudgeData, JudgeView, Verdicts
+from sim.durations import parse_duration
+from sim.plugins import PluginError
+from sim.telemetry import BASELINE, ERRORS, NEW, REQUESTS, SLOW, STABLE, TelemetryLog, scrapes_in
+
+_FIELDS = ("verdict", "statistic", "last", "measurements", "failures", "inconclusive")
+
+
+def _timing(judge: Judge, name: str, default: float) -> float:
+    value = getattr(judge, name, default)
+    try:
+        seconds = parse_duration(value)
+    except ValueError as error:
+        raise PluginError(f"{name}: {error}") from None
+    return seconds
+
+
+class _Entry:
+    """One judge of the board, with per-replication timing and its latest verdicts."""
+
+    def __init__(self, name: str, judge: Judge, replications: int, scrape_interval: float, label: str) -> None:
+        self.name, self.judge, self.label = name, judge, label
+        try:
+            self.window = max(_timing(judge, "window", scrape_interval), scrape_interval)
+            self.interval = _timing(judge, "interval", scrape_interval)
+            self.initial_delay = _timing(judge, "initial_delay", 0.0)
+        except PluginError as error:
+            raise PluginError(f"{label}: {error}") from None
+        if self.interval <= 0:
+            raise PluginError(f"{label}: interval must be a positive duration")
+        self.scrapes = scrapes_in(self.window, scrape_interval)
+        # Every judge runs from t = 0 until a decision says otherwise (a plugin that never names
+        # its judges still has them, as in the first contract).
+        self.running = np.ones(replications, dtype=bool)
+        self.restarted = np.ones(replications, dtype=bool)
+        self.next_due = np.full(replications, self.initial_delay + self.interval)
+        zeros = np.zeros(replications, dtype=np.int64)
+        self.state = {field: zeros.copy() for field in _FIELDS}
+        self.state["statistic"] = np.full(replications, np.nan)
+
+    def start(self, r: int, now: float, fresh: bool) -> None:
+        if fresh or not self.running[r]:
+            self.restarted[r] = True
+            for field, values in self.state.items():
+                values[r] = math.nan if field == "statistic" else 0
+            self.next_due[r] = now + self.initial_delay + self.interval
+        self.running[r] = True
+
+    def stop(self, r: int) -> None:
+        self.running[r] = False
+        self.next_due[r] = np.inf
+
+    def view(self, r: int) -> JudgeView:
+        state = self.state
+        last = int(state["last"][r])
+        return JudgeView(
+            name=self.name,
+            verdict=VERDICTS[int(state["verdict"][r])],
+            statistic=float(state["statistic"][r]),
+            measurements=int(state["measurements"][r]),
+            failures=int(state["failures"][r]),
+            inconclusive=int(state["inconclusive"][r]),
+            last=VERDICTS[last] if last else None,
+            running=bool(self.running[r]),
+        )
+
+
+class JudgeBoard:
+    """Every judge of one strategy over a block; all run from t = 0 until a decision names others."""
+
+    def __init__(
+        self,
+        factories: dict[str, Callable[[], Judge]],
+        replications: int,
+        scrape_interval: float,
+        strategy: str,
+    ) -> None:
+        self.entries = {
+            name: _Entry(name, make(), replications, scrape_interval, f"strategy {strategy!r}: judge {name!r}")
+            for name, make in factories.items()
+        }
+        self.replications = replications
+
+    @property
+    def longest_window(self) -> float:
+        return max((entry.window for entry in self.entries.values()), default=0.0)
+
+    def apply(self, r: int, now: float, running: tuple[str, ...] | None, reset: tuple[str, ...]) -> str | None:
+        """A decision's judges: start, keep, stop, reset. Returns a problem (unknown name) or None."""
+        unknown = [name for name in (*(running or ()), *reset) if name not in self.entries]
+        if unknown:
+            known = ", ".join(self.entries) or "none"
+            return f"unknown judge {unknown[0]!r}; this strategy's judges: {known}"
+        for name, entry in self.entries.items():
+            if running is not None and name not in running:
+                entry.stop(r)
+            elif running is not None or name in reset:
+                entry.start(r, now, fresh=name in reset)
+        return None
+
+    def stop_all(self, r: int) -> None:
+        for entry in self.entries.values():
+            entry.stop(r)
+
+    def views(self, r: int) -> dict[str, JudgeView]:
+        return {name: entry.view(r) for name, entry in self.entries.items()}
+
+    def failed(self, r: int) -> str | None:
+        """The first judge (in declaration order) whose verdict is failed, or None."""
+        for name, entry in self.entries.items():
+            if entry.state["verdict"][r] == 2:
+                return name
+        return None
+
+    def measure(self, log: TelemetryLog, now: float) -> np.ndarray:
+        """Run every judge that is due in some replication; returns replications whose verdict changed."""
+        woken = np.zeros(self.replications, dtype=bool)
+        for entry in self.entries.values():
+            if not (entry.running.any() or entry.restarted.any()):
+                continue
+            due = entry.running & (now + 1e-9 >= entry.next_due)
+            if not due.any() and not entry.restarted.any():
+                continue
+            counts = log.window(entry.scrapes).sum(axis=1)  # (R, arms, metrics) over every segment
+            data = JudgeData(
+                now=now,
+                due=due,
+                restarted=entry.restarted.copy(),
+                missing=log.missing.copy(),
+                new=_arm(counts, NEW),
+                stable=_arm(counts, STABLE),
+                baseline=_arm(counts, BASELINE),
+            )
+            verdicts = self._call(entry, data)
+            before = entry.state["verdict"].copy()
+            for field in _FIELDS:
+                values = getattr(verdicts, field)
+                if values is not None:
+                    entry.state[field][:] = values
+            entry.restarted[:] = False
+            while due.any():
+                entry.next_due[due] += entry.interval
+                due &= now + 1e-9 >= entry.next_due
+            woken |= entry.running & (entry.state["verdict"] != before) & (entry.state["verdict"] != 0)
+        return woken
+
+    def _call(self, entry: _Entry, data: JudgeData) -> Verdicts:
+        try:
+            verdicts = entry.judge.measure(data)
+        except Exception as error:
+            raise PluginError(f"{entry.label} raised {type(error).__name__}: {error}") from error
+        if not isinstance(verdicts, Verdicts):
+            raise PluginError(f"{entry.label} returned {verdicts!r}, expected a sim.Verdicts")
+        problem = verdicts.problem(self.replications)
+        if problem:
+            raise PluginError(f"{entry.label} returned bad verdicts: {problem}")
+        return verdicts
+
+
+def _arm(counts: np.ndarray, arm: int) -> Arm:
+    return Arm(requests=counts[:, arm, REQUESTS], errors=counts[:, arm, ERRORS], slow=counts[:, arm, SLOW])

@@ -1,0 +1,236 @@
+"""One strategy over a block of replications: its data plane, telemetry, judges, watchers and lifecycle.
+
+The simpy processes in ``sim.engine`` own time; a lane owns state. Each
+replication is in exactly one phase, and only ``Lane.enter`` changes it:
+
+- ``deciding``: the strategy is in charge;
+- ``paused``: waiting for a person at a gate (the strategy is asked again after);
+- ``done``: the strategy promoted the release and stopped deciding (watchers still watch);
+- ``rolling_back``: a rollback has started; the new version may still serve;
+- ``mitigated``: the new version serves nothing, for good.
+
+Runs go on to the horizon in every phase, so persistent harm and late
+alarms count.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from sim.contract import Alert, Decision, Exposure, Judge, Observation, RollbackStyle, Strategy, VersionStats
+from sim.dataplane import Commons, DataPlane, Harm, Span
+from sim.judging import JudgeBoard
+from sim.people import People
+from sim.plugins import PluginError
+from sim.population import Cohorts
+from sim.scenario import Scenario
+from sim.telemetry import ARMS, TelemetryLog, scrapes_in, stats
+from sim.watchers import ReportQueue, ServiceAlertRule
+
+PHASES = ("deciding", "paused", "done", "rolling_back", "mitigated")
+DECIDING, PAUSED, DONE, ROLLING_BACK, MITIGATED = range(5)
+_NEXT = {
+    DECIDING: {DECIDING, PAUSED, DONE, ROLLING_BACK},
+    PAUSED: {DECIDING, PAUSED, DONE, ROLLING_BACK},
+    DONE: {ROLLING_BACK},
+    ROLLING_BACK: {MITIGATED},
+    MITIGATED: set(),
+}
+
+
+@dataclass
+class Event:
+    """Something that happened in one replication, for timelines and subscribers."""
+
+    strategy: str
+    replication: int
+    time: float
+    kind: str  # exposure, pause, resume, verdict, alarm, rollback, mitigated, done
+    detail: str
+
+
+class Lane:
+    """Everything one strategy's replications of a block know and have done."""
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        scenario: Scenario,
+        cohorts: Cohorts,
+        name: str,
+        strategies: list[Strategy],
+        judges: dict[str, Callable[[], Judge]],
+        streams: dict[str, np.random.Generator],
+        people: People,
+        history: np.ndarray,
+        publish: Callable[[Event], None],
+    ) -> None:
+        replications = len(strategies)
+        telemetry = scenario.telemetry
+        self.env, self.scenario, self.name = env, scenario, name
+        self.strategies = strategies
+        self.replications = replications
+        self.population = cohorts.population
+        self.segments = list(cohorts.segment_names)
+        self.units = [getattr(s, "unit", "request") for s in strategies]
+        self.plane = DataPlane(
+            cohorts,
+            replications,
+            streams["routing"],
+            streams["harm"],
+            (telemetry.baseline_error_rate, telemetry.baseline_slow_rate),
+        )
+        defect = scenario.release.defect
+        self.plane.persistent = bool(defect and defect.persistent)
+        self.board = JudgeBoard(judges, replications, telemetry.scrape_interval, name)
+        detection = scenario.detection
+        self.alert = ServiceAlertRule(detection.service_alert, telemetry.scrape_interval, replications)
+        self.reports = ReportQueue(detection.user_reports, replications)
+        self._reports_rng = streams["reports"]
+        self.log = TelemetryLog(history, keep_scrapes(scenario, self.board.longest_window))
+        self.people = people
+        self._publish = publish
+        self.phase = np.zeros(replications, dtype=np.int64)
+        self.decisions = np.zeros(replications, dtype=np.int64)
+        self.processes: list[simpy.Process | None] = [None] * replications
+        self.alerts: list[tuple[Alert, ...]] = [()] * replications
+        self.history_end = history[-1]  # scrapes continue the history's cumulative counters
+        self._seen = [history[-1][r].copy() for r in range(replications)]
+        nan = np.full(replications, np.nan)
+        self.done_at, self.full_at, self.rollback_at = nan.copy(), nan.copy(), nan.copy()
+        self.alarm_at, self.mitigation_at = nan.copy(), nan.copy()
+        self.alarm_by: list[str | None] = [None] * replications
+        self.responding: set[tuple[int, str]] = set()
+        self.error: str | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def enter(self, r: int, phase: int, detail: str = "") -> None:
+        """The one place a replication changes phase."""
+        if phase not in _NEXT[int(self.phase[r])]:
+            raise AssertionError(f"{PHASES[self.phase[r]]} -> {PHASES[phase]}")
+        self.phase[r] = phase
+        if phase != DECIDING:
+            self.record(r, PHASES[phase], detail)
+
+    def active(self, r: int) -> bool:
+        """Can still be rolled back: not already rolling back or mitigated."""
+        return self.phase[r] < ROLLING_BACK and self.error is None
+
+    def terminal(self) -> bool:
+        """Nothing more can change in any replication (and harm does not persist)."""
+        return self.error is not None or (bool((self.phase == MITIGATED).all()) and not self.plane.persistent)
+
+    def record(self, r: int, kind: str, detail: str = "") -> None:
+        self._publish(Event(self.name, r, self.env.now, kind, detail))
+
+    # -- what the strategy sees and does ---------------------------------------------------
+
+    def observe(self, r: int) -> Observation:
+        latest = self.log.latest[r]
+        seen = latest - self._seen[r]
+        self._seen[r] = latest
+        self.decisions[r] += 1
+        return Observation(
+            now=self.env.now,
+            exposure=self.plane.exposures[r],
+            decisions=int(self.decisions[r]) - 1,
+            judges=lambda: self.board.views(r),
+            telemetry=lambda version, window, segment: self._telemetry(r, version, window, segment),
+            canary=stats(seen, ARMS["new"]),
+            stable=stats(seen, ARMS["stable"]),
+            alerts=self.alerts[r],
+            rng=self.people.stream("strategy", r),
+            phase=PHASES[self.phase[r]],
+        )
+
+    def _telemetry(self, r: int, version: str, window: float | None, segment: str | None) -> VersionStats:
+        if version not in ARMS:
+            raise ValueError(f"version must be one of {', '.join(ARMS)}, got {version!r}")
+        if segment is not None and segment not in self.segments:
+            raise ValueError(f"unknown segment {segment!r}; the scenario has {', '.join(self.segments)}")
+        scrapes = (
+            self.log.received + 10**9 if window is None else scrapes_in(window, self.scenario.telemetry.scrape_interval)
+        )
+        counts = self.log.window(scrapes)[r]
+        return stats(counts, ARMS[version], None if segment is None else self.segments.index(segment))
+
+    def ask(self, r: int) -> Decision:
+        """The strategy's decision, checked; a plugin's failure names the plugin."""
+        strategy = self.strategies[r]
+        try:
+            decision = strategy.decide(self.observe(r))
+        except (Exception, SystemExit) as error:  # a plugin's bug must name the plugin, not end the comparison
+            raise PluginError(f"strategy {self.name!r} raised {type(error).__name__}: {error}") from error
+        if not isinstance(decision, Decision):
+            raise PluginError(f"strategy {self.name!r} returned {decision!r}, expected a sim.Decision")
+        problem = decision.problem(self.segments)
+        if problem:
+            raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
+        if decision.judges is not None or decision.reset:
+            problem = self.board.apply(r, self.env.now, decision.judges, decision.reset)
+            if problem:
+                raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
+        return decision
+
+    def expose(self, r: int, exposure: Exposure) -> None:
+        """Serve ``exposure`` from now on (the strategy's own unit when the exposure names none)."""
+        if exposure.unit is None:
+            exposure = exposure.but(unit=self.units[r])
+        if exposure == self.plane.exposures[r]:
+            return
+        self.plane.set_exposure(r, exposure, self.env.now)
+        full = exposure.mode == "serve" and all(exposure.share(s) >= 1.0 for s in self.segments)
+        if full and math.isnan(self.full_at[r]):
+            self.full_at[r] = self.env.now
+        self.record(r, "exposure", describe(exposure))
+
+    def rollback_style(self, r: int, chosen: RollbackStyle | None) -> RollbackStyle:
+        if chosen is not None:
+            return chosen
+        own = getattr(self.strategies[r], "rollback", None)
+        if isinstance(own, RollbackStyle):
+            return own
+        default = self.scenario.rollback
+        return RollbackStyle(default.style, default.duration, tuple(default.steps), default.wait)
+
+    # -- ticks and scrapes -------------------------------------------------------------------
+
+    def advance(self, commons: Commons, harm: Harm | None) -> Span:
+        """Draw the tick that ends now; a defect onset found in it becomes an event at its own time."""
+        unseen = np.isnan(self.plane.onset)
+        span = self.plane.advance(commons, harm)
+        for r in np.flatnonzero(unseen & ~np.isnan(self.plane.onset)).tolist():
+            self._publish(Event(self.name, r, float(self.plane.onset[r]), "defect onset", ""))
+        return span
+
+    def harmed_users_moved(self, span: Span, end: float) -> list[int]:
+        """People notice harm done to them and may report it; replications whose escalation moved."""
+        return self.reports.add_harm(span.newly_harmed, span.first_on, span.last_on, end, self._reports_rng)
+
+
+def keep_scrapes(scenario: Scenario, longest_judge_window: float) -> int:
+    """Scrapes the telemetry log keeps: the longest window of a watcher or judge (strategies asking
+    ``obs.telemetry`` for a longer window get what is kept), and at least an hour."""
+    detection = scenario.detection
+    longest = max(detection.service_alert.window, longest_judge_window, 3600.0)
+    return scrapes_in(longest, scenario.telemetry.scrape_interval)
+
+
+def describe(exposure: Exposure) -> str:
+    """``5% request``, ``internal=100% user``, ``mirror 10%``, ``preview``."""
+    if exposure.mode == "preview":
+        return f"preview ({exposure.preview_rate:g} req/s of test traffic)"
+    shares = ", ".join(f"{share:.3g}" if name == "*" else f"{name}={share:.3g}" for name, share in exposure.shares)
+    extras = [exposure.unit or "request"]
+    if exposure.unit == "instance":
+        extras[0] = f"instance of {exposure.instances}"
+    if exposure.baseline:
+        extras.append("+ baseline")
+    prefix = "mirror " if exposure.mode == "mirror" else ""
+    return f"{prefix}{shares} ({' '.join(extras)})"

@@ -1,0 +1,239 @@
+"""A steppable simulation: every strategy of a scenario over one block of replications.
+
+``Simulation`` is what ``compare``, ``run`` and the terminal UI drive::
+
+    simulation = Simulation(scenario, block=0)
+    simulation.subscribe(print)          # every event as it happens
+    simulation.run_until(600)            # ten simulated minutes
+    simulation.snapshot()                # a DataFrame: strategy x replication, as of now
+    simulation.run_until(scenario.horizon)
+    simulation.measures()                # RunMeasures per strategy and replication
+
+Stepping changes nothing: running to t1 then to t2 gives exactly what
+running to t2 gives. Replication k of block b depends only on the scenario,
+the seed and k; every strategy shares the block's traffic, baseline errors
+and people (common random numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import simpy
+
+from sim.defects import DefectModel
+from sim.engine import RESOLUTION, Priority, at, receive, strategy, ticker
+from sim.lane import PHASES, Event, Lane, describe
+from sim.measures import RunMeasures, measure
+from sim.people import People
+from sim.plugins import PluginError, judge_factories, strategy_factory
+from sim.population import build_cohorts
+from sim.scenario import Scenario, StrategySpec
+from sim.telemetry import BASELINE, ERRORS, NEW, REQUESTS, STABLE, history, scrapes_in
+from sim.traffic import Clock
+
+BLOCK_SIZE = 64
+"""Replications simulated together. A constant, so that replication k's numbers
+depend only on the scenario, the seed and k: never on batch sizes or workers."""
+
+_SHARED = ("cells", "splits", "errors", "history", "telemetry")
+_PER_LANE = ("routing", "harm", "reports")
+
+
+def block_seed(seed: int, block: int) -> np.random.SeedSequence:
+    """The seed of block ``block``: ``SeedSequence(seed).spawn(n)[block]`` for any n > block."""
+    return np.random.SeedSequence(seed, spawn_key=(block,))
+
+
+def _streams(seed: np.random.SeedSequence, names: Sequence[str], offset: int) -> dict[str, np.random.Generator]:
+    """Independent streams per purpose; derived without ``spawn()`` so every lane gets the same ones."""
+    return {
+        name: np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, offset + k)))
+        for k, name in enumerate(names)
+    }
+
+
+class Simulation:
+    """Strategies side by side over one block of replications, advanced with ``run_until``."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        strategies: Sequence[StrategySpec] | None = None,
+        *,
+        seed: int | None = None,
+        block: int = 0,
+        replications: int = BLOCK_SIZE,
+    ) -> None:
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.block = block
+        self.replications = replications
+        self.env = simpy.Environment()
+        self.events: list[Event] = []
+        self.errors: dict[str, str] = {}
+        self._subscribers: list[Callable[[Event], None]] = []
+        self.recording: list[pd.DataFrame] = []
+        root = block_seed(self.seed, block)
+        shared = _streams(root, _SHARED, 0)
+        cohorts = build_cohorts(scenario)
+        self.cohorts = cohorts
+        telemetry = scenario.telemetry
+        rates = (telemetry.baseline_error_rate, telemetry.baseline_slow_rate)
+        self.defect = DefectModel(scenario, cohorts)
+        spikes = [edge for spike in scenario.traffic.spikes for edge in (spike.at, spike.at + spike.duration)]
+        self.clock = Clock(
+            cohorts,
+            replications,
+            scenario.horizon,
+            telemetry.scrape_interval,
+            [*spikes, *self.defect.edges],
+            rates,
+            shared,
+        )
+        self._telemetry_rng = shared["telemetry"]
+        self.people = People(root, scenario.traffic.start_hour)
+        specs = list(scenario.strategies if strategies is None else strategies)
+        built = {spec.name: self._build(spec) for spec in specs}
+        past = history(
+            cohorts, replications, _history_scrapes(scenario), telemetry.scrape_interval, rates, shared["history"]
+        )
+        self.lanes: list[Lane] = []
+        for spec in specs:
+            if built[spec.name] is None:
+                continue
+            make, judges = built[spec.name]
+            lane = Lane(
+                self.env, scenario, cohorts, spec.name, [make() for _ in range(replications)], judges,
+                _streams(root, _PER_LANE, 100), self.people, past, self._publish,
+            )  # fmt: skip
+            self.lanes.append(lane)
+        self.env.process(ticker(self.env, self))
+        for lane in self.lanes:
+            for r in range(replications):
+                lane.processes[r] = self.env.process(strategy(self.env, lane, r))
+
+    def _build(self, spec: StrategySpec) -> tuple | None:
+        try:
+            make = strategy_factory(spec)
+            judges = judge_factories(self.scenario, spec)
+        except PluginError as error:
+            self.errors[spec.name] = str(error)
+            return None
+        return make, judges
+
+    # -- running ---------------------------------------------------------------------------
+
+    @property
+    def now(self) -> float:
+        return float(self.env.now)
+
+    def run_until(self, time: float) -> None:
+        """Advance to ``time`` (at most the horizon); everything before ``time`` has happened."""
+        time = min(float(time), self.scenario.horizon)
+        if time > self.env.now:
+            self.env.run(until=time)
+        self._collect_errors()
+
+    def run(self) -> None:
+        """Advance to the horizon, and past its last tick."""
+        self.run_until(self.scenario.horizon)
+        self.env.run(until=self.scenario.horizon + 2 * RESOLUTION)  # the horizon's own tick
+        self._collect_errors()
+
+    def _collect_errors(self) -> None:
+        for lane in self.lanes:
+            if lane.error is not None:
+                self.errors.setdefault(lane.name, lane.error)
+
+    def live_lanes(self) -> list[Lane]:
+        return [lane for lane in self.lanes if lane.error is None]
+
+    def all_terminal(self) -> bool:
+        return all(lane.terminal() for lane in self.lanes)
+
+    def scrape(self, time: float) -> None:
+        """Take a scrape of every lane; it reaches judges and watchers after the scrape lag."""
+        telemetry = self.scenario.telemetry
+        missing = self._telemetry_rng.random(self.replications) < telemetry.missing_scrapes
+        if any(gap.at <= time < gap.at + gap.duration for gap in telemetry.gaps):
+            missing[:] = True
+        snapshots = [lane.plane.counters + lane.history_end for lane in self.lanes]
+        arrival = at(self.env, time + telemetry.scrape_lag, Priority.TELEMETRY)
+        arrival.callbacks.append(lambda _: self._deliver(snapshots, missing))
+
+    def _deliver(self, snapshots: list[np.ndarray], missing: np.ndarray) -> None:
+        for lane, snapshot in zip(self.lanes, snapshots, strict=True):
+            if lane.error is None:
+                receive(self.env, lane, snapshot, missing)
+
+    # -- watching --------------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Event], None]) -> None:
+        """Call ``callback(event)`` for every event from now on (exposure, pause, verdict, alarm, ...)."""
+        self._subscribers.append(callback)
+
+    def _publish(self, event: Event) -> None:
+        self.events.append(event)
+        for callback in self._subscribers:
+            callback(event)
+
+    def record(self, every: float) -> None:
+        """Append a snapshot to ``recording`` every ``every`` simulated seconds from now on."""
+
+        def recorder(env: simpy.Environment):
+            while True:
+                self.recording.append(self.snapshot())
+                yield at(env, env.now + every, Priority.STRATEGY)
+
+        self.env.process(recorder(self.env))
+
+    def snapshot(self) -> pd.DataFrame:
+        """Per strategy and replication, as of the last tick: phase, exposure, traffic, harm, verdicts."""
+        rows = []
+        for lane in self.lanes:
+            plane = lane.plane
+            totals = plane.counters.sum(axis=1)
+            harmed_users, exposed_users = plane.bands.harmed_users, plane.bands.exposed_users
+            for r in range(self.replications):
+                rows.append(
+                    {
+                        "strategy": lane.name,
+                        "replication": self.block * BLOCK_SIZE + r,
+                        "time_s": self.now,
+                        "phase": PHASES[lane.phase[r]],
+                        "exposure": describe(plane.exposures[r]),
+                        "weight": plane.exposures[r].weight,
+                        "requests": int(plane.requests[r]),
+                        "new_requests": int(totals[r, NEW, REQUESTS]),
+                        "new_errors": int(totals[r, NEW, ERRORS]),
+                        "stable_requests": int(totals[r, STABLE, REQUESTS]),
+                        "stable_errors": int(totals[r, STABLE, ERRORS]),
+                        "baseline_requests": int(totals[r, BASELINE, REQUESTS]),
+                        "baseline_errors": int(totals[r, BASELINE, ERRORS]),
+                        "harmed_requests": int(plane.harmed_requests[r]),
+                        "harmed_users": int(harmed_users[r]),
+                        "exposed_users": int(exposed_users[r]),
+                        "verdicts": ", ".join(f"{n}={v.verdict}" for n, v in lane.board.views(r).items()),
+                        "events": sum(1 for e in self.events if e.strategy == lane.name and e.replication == r),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    def measures(self) -> dict[str, list[RunMeasures]]:
+        """The measures of every replication of every strategy that ran, as they stand now."""
+        return {lane.name: [measure(lane, r, self.now) for r in range(self.replications)] for lane in self.live_lanes()}
+
+
+def _history_scrapes(scenario: Scenario) -> int:
+    """Scrapes of stable history before t = 0: the longer of the service alert's and the analysis's windows.
+
+    It depends on the scenario alone, so a strategy's numbers never depend on
+    which other strategies run beside it; a judge with a longer window sees
+    only this much history.
+    """
+    detection = scenario.detection
+    longest = max(detection.service_alert.window, detection.analysis.window)
+    return scrapes_in(longest, scenario.telemetry.scrape_interval)

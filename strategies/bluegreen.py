@@ -1,0 +1,46 @@
+"""Blue-green: the new stack is previewed with test traffic, then all traffic switches at once."""
+
+from __future__ import annotations
+
+from sim import Decision, Duration, Exposure, Observation, RollbackStyle
+
+
+class BlueGreen:
+    """Argo Rollouts blue-green: preview with a pre-promotion judge, switch, post-promotion judge.
+
+    ``preview``: how long the preview stack is judged on test traffic
+    (``preview_rate`` requests per second); then every user is switched to
+    it, and ``post`` is the post-promotion analysis. A failed judge switches
+    back at once (the old stack is still up: an instant rollback).
+    """
+
+    rollback = RollbackStyle.instant()
+
+    def __init__(
+        self,
+        preview: Duration = 600.0,
+        preview_rate: float = 5.0,
+        post: Duration = 600.0,
+        check: Duration = 60.0,
+        judge: str = "analysis",
+    ) -> None:
+        if not (isinstance(preview_rate, (int, float)) and 0 < preview_rate <= 1e6):
+            raise ValueError(f"preview_rate must be between 0 and 1e6 requests per second, got {preview_rate!r}")
+        if check <= 0:
+            raise ValueError("check must be a positive duration")
+        self.preview, self.preview_rate, self.post, self.check, self.judge = preview, preview_rate, post, check, judge
+        self._switched_at: float | None = None
+
+    def decide(self, obs: Observation) -> Decision:
+        judges = (self.judge,) if self.judge in obs.judges else ()
+        if judges and obs.judges[self.judge].failed:
+            return Decision.rollback(f"{self.judge} failed", style=self.rollback)
+        if obs.now < self.preview:
+            wait = min(self.check, self.preview - obs.now)
+            return Decision.set(Exposure.preview(self.preview_rate), wait=wait, judges=judges)
+        if self._switched_at is None:
+            self._switched_at = obs.now
+            return Decision.set(Exposure.of(1.0), wait=min(self.check, self.post) or 1e-3, judges=judges, reset=judges)
+        if obs.now - self._switched_at < self.post:
+            return Decision.set(Exposure.of(1.0), wait=min(self.check, self.post - (obs.now - self._switched_at)))
+        return Decision.done()
