@@ -14,14 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import simpy
 
 import sim
-from sim.engine import BLOCK_SIZE, run_block
 from sim.executors import InlineExecutor
-from sim.plugins import strategy_factory
-from sim.population import build_cohorts
+from sim.simulation import BLOCK_SIZE, Simulation
 
 HERE = Path(__file__).resolve().parent
 
@@ -42,16 +39,46 @@ def full_day_scenario(users: int | None = None, rate: float | None = None, horiz
 
 def engine_full_horizon(scenario: sim.Scenario, blocks: int) -> dict[str, float]:
     """Blocks of replications that each run the whole horizon."""
-    cohorts, spec = build_cohorts(scenario), scenario.strategies[0]
-    make = strategy_factory(spec)
     requests = 0
     start = time.perf_counter()
     for block in range(blocks):
-        measures, _ = run_block(scenario, cohorts, make, spec.name, np.random.SeedSequence(1, spawn_key=(block,)))
-        requests += sum(m.requests for m in measures)
+        simulation = Simulation(scenario, seed=1, block=block)
+        simulation.run()
+        requests += sum(m.requests for m in simulation.measures()[scenario.strategies[0].name])
     wall = time.perf_counter() - start
     runs = blocks * BLOCK_SIZE
     return {"wall_s_per_run": wall / runs, "requests_per_run": requests / runs, "requests_per_s": requests / wall}
+
+
+def periodic_scenario(**params: object) -> sim.Scenario:
+    """The default service for one day, healthy, with one strategy from benchmarks/plugins.py:Periodic."""
+    base = full_day_scenario()
+    spec = {"name": "periodic", "use": f"{HERE / 'plugins.py'}:Periodic", "params": params}
+    return base.model_copy(update={"strategies": [sim.scenario.StrategySpec(**spec)]})
+
+
+def block_seconds(scenario: sim.Scenario, repeats: int = 3) -> float:
+    """Wall seconds of one block (64 replications) over the whole horizon, best of ``repeats``."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        Simulation(scenario, seed=1).run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def interleaving_ratios(repeats: int) -> dict[str, float]:
+    """Cost of decision times that differ between replications, and of fine sticky ramps."""
+    aligned = block_seconds(periodic_scenario(every=60.0), repeats)
+    phased = block_seconds(periodic_scenario(every=60.0, phase=True), repeats)
+    request_ramp = block_seconds(periodic_scenario(weight=0.002, ramp=0.002, unit="request"), repeats)
+    sticky_ramp = block_seconds(periodic_scenario(weight=0.002, ramp=0.002, unit="user"), repeats)
+    return {
+        "aligned": aligned,
+        "phased": phased,
+        "request_ramp": request_ramp,
+        "sticky_ramp": sticky_ramp,
+    }
 
 
 def naive_model(rate: float, users: int, weight: float, harm: float, horizon: float) -> dict[str, float]:
@@ -136,6 +163,17 @@ def main() -> None:
         f"{naive['requests_per_s']:.3g} requests/s"
     )
     print(f"  speed-up: {engine['requests_per_s'] / naive['requests_per_s']:,.0f}x")
+
+    ratios = interleaving_ratios(1 if quick else 3)
+    print("one block of 64 replications, one simulated day, default service, decisions every 60 s (best of 3):")
+    print(
+        f"  aligned {ratios['aligned']:.2f} s, random phase per replication {ratios['phased']:.2f} s: "
+        f"ratio {ratios['phased'] / ratios['aligned']:.2f} (target <= 1.5)"
+    )
+    print(
+        f"  ramp in 0.2% steps: per request {ratios['request_ramp']:.2f} s, sticky {ratios['sticky_ramp']:.2f} s: "
+        f"ratio {ratios['sticky_ramp'] / ratios['request_ramp']:.2f} (target <= 2)"
+    )
 
     rates = replications_per_second(256 if quick else 2048)
     print("default scenario (defect caught), replications per second per core:")

@@ -37,10 +37,15 @@ MIN_WAIT = 1e-3
 
 
 def _is_number(value: object) -> bool:
+    kind = type(value)
+    if kind is float or kind is int:  # the common case, without the slower ABC check
+        return value == value
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
 
 
 def _seconds(name: str, value: object) -> float:
+    if type(value) is float and 0.0 <= value < math.inf:
+        return value
     try:
         return parse_duration(value)
     except ValueError as error:
@@ -119,7 +124,8 @@ class Exposure:
         limit = 0.5 if self.baseline else 1.0
         for name, share in self.shares:
             if not (_is_number(share) and 0.0 <= share <= limit):
-                return f"share of {name!r} must be a number between 0 and {limit:g}, got {share!r}"
+                what = "weight" if name == EVERY_SEGMENT else f"share of {name!r}"
+                return f"{what} must be a number between 0 and {limit:g}, got {share!r}"
             if segments is not None and name != EVERY_SEGMENT and name not in segments:
                 return f"unknown segment {name!r}; the scenario has {', '.join(segments)}"
         if self.unit == "instance" and not (isinstance(self.instances, int) and 1 <= self.instances <= 100_000):
@@ -232,11 +238,11 @@ class Decision:
         """The exposure's largest share (None when the decision keeps the exposure)."""
         return None if self.exposure is None else self.exposure.weight
 
-    def problem(self, segments: Sequence[str] | None = None) -> str | None:
+    def problem(self, segments: Sequence[str] | None = None, check_exposure: bool = True) -> str | None:
         """Why this decision cannot be applied, or None."""
         if self.action not in ("continue", "pause", "rollback", "done"):
             return f"action must be continue, pause, rollback or done, got {self.action!r}"
-        if self.exposure is not None:
+        if self.exposure is not None and check_exposure:
             if not isinstance(self.exposure, Exposure):
                 return f"exposure must be a sim.Exposure, got {self.exposure!r}"
             problem = self.exposure.problem(segments)
@@ -246,7 +252,7 @@ class Decision:
             if self.exposure is None:
                 return "a continue decision needs an exposure"
             if not (_is_number(self.wait) and MIN_WAIT <= self.wait < math.inf):
-                return f"wait must be at least {MIN_WAIT} s and finite, got {self.wait!r}"
+                return f"wait must be a positive number of seconds (at least {MIN_WAIT}) and finite, got {self.wait!r}"
         for names in (self.judges or (), self.reset):
             if not all(isinstance(name, str) for name in names):
                 return f"judge names must be strings, got {names!r}"
@@ -325,46 +331,40 @@ class Observation:
     """What a strategy knows when it decides (read-only). Times are seconds since rollout start.
 
     - ``now``, ``decisions`` (earlier calls), ``exposure`` (current), ``weight``
-      (its largest share), ``phase`` (``deciding`` or ``paused``), ``rng`` (a
-      numpy Generator of this replication, the same for every strategy);
+      (its largest share), ``phase`` (``deciding``, or ``paused`` when asked
+      again after a pause), ``rng`` (a numpy Generator of this replication,
+      the same for every strategy);
     - ``judges``: name -> JudgeView; ``analysis``: the judge named
       ``analysis`` (an idle view if there is none);
     - ``alerts``: watcher alarms so far;
     - ``canary`` and ``stable``: telemetry received since the last decision;
     - ``telemetry(version, window, segment)``: scraped counts over a window.
+
+    Fields other than ``now``, ``decisions``, ``exposure`` and ``phase`` are
+    computed when first read, so a strategy pays only for what it looks at.
     """
 
-    __slots__ = ("_judges", "_telemetry", "alerts", "canary", "decisions", "exposure", "now", "phase", "rng", "stable")
+    __slots__ = ("_cache", "_source", "decisions", "exposure", "now", "phase")
 
     def __init__(
-        self,
-        now: float,
-        exposure: Exposure,
-        decisions: int,
-        judges: Callable[[], dict[str, JudgeView]],
-        telemetry: Callable[[str, float | None, str | None], VersionStats],
-        canary: VersionStats,
-        stable: VersionStats,
-        alerts: tuple[Alert, ...] = (),
-        rng: np.random.Generator | None = None,
-        phase: str = "deciding",
+        self, now: float, exposure: Exposure, decisions: int, source: Callable[[str], Any], phase: str = "deciding"
     ) -> None:
-        for name, value in (
-            ("now", now),
-            ("exposure", exposure),
-            ("decisions", decisions),
-            ("_judges", judges),
-            ("_telemetry", telemetry),
-            ("canary", canary),
-            ("stable", stable),
-            ("alerts", alerts),
-            ("rng", rng),
-            ("phase", phase),
-        ):
-            object.__setattr__(self, name, value)
+        """``source(name)`` computes ``judges``, ``canary``, ``stable``, ``alerts``, ``rng`` or ``telemetry``."""
+        setter = object.__setattr__
+        setter(self, "now", now)
+        setter(self, "exposure", exposure)
+        setter(self, "decisions", decisions)
+        setter(self, "_source", source)
+        setter(self, "phase", phase)
+        setter(self, "_cache", {})
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("an Observation is read-only")
+
+    def _get(self, name: str) -> Any:
+        if name not in self._cache:
+            self._cache[name] = self._source(name)
+        return self._cache[name]
 
     @property
     def weight(self) -> float:
@@ -372,11 +372,27 @@ class Observation:
 
     @property
     def judges(self) -> dict[str, JudgeView]:
-        return self._judges()
+        return dict(self._get("judges"))
 
     @property
     def analysis(self) -> JudgeView:
-        return self.judges.get("analysis") or JudgeView("analysis")
+        return self._get("judges").get("analysis") or JudgeView("analysis")
+
+    @property
+    def canary(self) -> VersionStats:
+        return self._get("canary")
+
+    @property
+    def stable(self) -> VersionStats:
+        return self._get("stable")
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        return self._get("alerts")
+
+    @property
+    def rng(self) -> np.random.Generator:
+        return self._get("rng")
 
     def telemetry(
         self, version: str = "new", window: float | str | None = None, segment: str | None = None
@@ -384,7 +400,7 @@ class Observation:
         """Counts of ``version`` (``new``, ``stable`` or ``baseline``) over the last ``window``
         (seconds or a duration; None: everything received), in one ``segment`` or all."""
         seconds = None if window is None else _seconds("window", window)
-        return self._telemetry(version, seconds, segment)
+        return self._get("telemetry")(version, seconds, segment)
 
 
 @dataclass(frozen=True)

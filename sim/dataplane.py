@@ -72,10 +72,14 @@ class DataPlane:
         self._routing, self._harm = routing, harm
         self._baseline_rates = baseline_rates
         self._segments = list(cohorts.segment_names)
-        segments, shape = len(self._segments), (replications, cohorts.size, CAPACITY)
+        segments = len(self._segments)
         self.bands = Bands(cohorts.users, cohorts.segment, segments, replications)
-        self.served = np.zeros(shape)  # probability that a band's request goes to the new version, now
-        self._served_integral = np.zeros(shape)
+        # Exposure now, per replication and segment: a share of requests (request and instance
+        # units) or a sticky threshold in buckets (user unit); their integrals over the tick.
+        self._share = np.zeros((replications, segments))
+        self._share_integral = np.zeros_like(self._share)
+        self._threshold = np.zeros((replications, segments), dtype=np.int64)
+        self._pieces: list[tuple[int, int, int, float]] = []  # (r, segment, threshold, seconds) in this tick
         self._arms = np.zeros((replications, 2, segments))  # baseline and mirror shares, now
         self._arms_integral = np.zeros_like(self._arms)
         self._preview = np.zeros(replications)
@@ -102,22 +106,17 @@ class DataPlane:
         r = replication
         self._integrate(r, now)
         self.exposures[r] = exposure
-        for s, segment in enumerate(self._segments):
-            share = exposure.share(segment)
-            if exposure.unit == "instance":
-                share = round(share * exposure.instances) / exposure.instances
-            cohorts = self._cohorts.segment == s
-            serving = exposure.mode == "serve"
-            if exposure.unit == "user" and serving and 0.0 < share < 1.0:
-                threshold = int(round(share * BUCKETS))
-                self.bands.split(r, s, threshold, self._routing, [self.served, self._served_integral])
-                self.served[r, cohorts] = self.bands.inside(r, s, threshold)
-            else:
-                self.served[r, cohorts] = share if serving else 0.0
-            self._arms[r, 0, s] = share if exposure.baseline and serving else 0.0
-            self._arms[r, 1, s] = share if exposure.mode == "mirror" else 0.0
+        shares = np.array([exposure.share(segment) for segment in self._segments])
+        if exposure.unit == "instance":
+            shares = np.round(shares * exposure.instances) / exposure.instances
+        serving = exposure.mode == "serve"
+        sticky = serving and exposure.unit == "user"
+        self._threshold[r] = np.rint(shares * BUCKETS) if sticky else 0
+        self._share[r] = shares if serving and not sticky else 0.0
+        self._arms[r, 0] = shares if exposure.baseline and serving else 0.0
+        self._arms[r, 1] = shares if exposure.mode == "mirror" else 0.0
         self._preview[r] = exposure.preview_rate if exposure.mode == "preview" else 0.0
-        on = bool(self.served[r].any() or self._arms[r, 1].any() or self._preview[r] > 0)
+        on = bool(self._share[r].any() or self._threshold[r].any() or self._arms[r, 1].any() or self._preview[r] > 0)
         if on and not self._on[r] and np.isnan(self._first_on[r]):
             self._first_on[r] = now
         if self._on[r] and not on:
@@ -127,34 +126,53 @@ class DataPlane:
     def _integrate(self, r: int, now: float) -> None:
         elapsed = now - self._changed_at[r]
         if elapsed > 0:
-            self._served_integral[r] += self.served[r] * elapsed
+            self._share_integral[r] += self._share[r] * elapsed
             self._arms_integral[r] += self._arms[r] * elapsed
             self._preview_integral[r] += self._preview[r] * elapsed
+            for s in np.flatnonzero(self._threshold[r]).tolist():
+                self._pieces.append((r, s, int(self._threshold[r, s]), elapsed))
         self._changed_at[r] = now
 
     def _close_tick(self, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Time-averaged served probability per band, baseline and mirror shares, and preview requests."""
+        """Served probability per band, now and averaged over the tick; baseline and mirror shares;
+        and the seconds x rate of preview traffic."""
         span = end - self._tick_start
-        elapsed = (end - self._changed_at)[:, None, None]
-        served = (self._served_integral + self.served * elapsed) / span
-        arms = (self._arms_integral + self._arms * elapsed) / span
-        preview = self._preview_integral + self._preview * (end - self._changed_at)
-        self._served_integral[:] = 0.0
+        elapsed = end - self._changed_at
+        rows, segments = np.nonzero(self._threshold)
+        pieces = np.array(self._pieces, dtype=float).reshape(-1, 4)
+        r = np.concatenate([pieces[:, 0].astype(np.int64), rows])
+        s = np.concatenate([pieces[:, 1].astype(np.int64), segments])
+        thresholds = np.concatenate([pieces[:, 2].astype(np.int64), self._threshold[rows, segments]])
+        seconds = np.concatenate([pieces[:, 3], elapsed[rows]])
+        self.bands.split(r, s, thresholds, self._routing)
+        sticky = np.zeros((*self._share.shape, CAPACITY))
+        if len(r):
+            inside = self.bands.edges[r, s, 1:] <= thresholds[:, None]
+            np.add.at(sticky, (r, s), inside * seconds[:, None])
+        segment = self._cohorts.segment
+        share_total = self._share_integral + self._share * elapsed[:, None]
+        served_tick = (share_total[:, :, None] + sticky)[:, segment] / span
+        inside_now = (self.bands.edges[:, :, 1:] <= self._threshold[:, :, None]) & (self._threshold[:, :, None] > 0)
+        served_now = (self._share[:, :, None] + inside_now)[:, segment]
+        arms = (self._arms_integral + self._arms * elapsed[:, None, None]) / span
+        preview = self._preview_integral + self._preview * elapsed
+        self._share_integral[:] = 0.0
         self._arms_integral[:] = 0.0
         self._preview_integral[:] = 0.0
+        self._pieces.clear()
         self._changed_at[:] = end
         self._tick_start = end
-        return np.clip(served, 0.0, 1.0), np.clip(arms, 0.0, 1.0), preview, span
+        return np.clip(served_tick, 0.0, 1.0), served_now, np.clip(arms, 0.0, 1.0), preview
 
     # -- a tick ------------------------------------------------------------------------
 
     def advance(self, commons: Commons, harm: Harm | None) -> Span:
         """Draw everything that happened in every replication during the tick ``commons`` covers."""
-        served_share, arms, preview_seconds, _ = self._close_tick(commons.end)
+        served_tick, served_now, arms, preview_seconds = self._close_tick(commons.end)
         first_on = np.where(self._on & np.isnan(self._first_on), commons.start, self._first_on)
         last_on = np.where(self._on, commons.end, self._last_on)
         used = self.bands.used
-        served_share = served_share[:, :, :used]
+        served_share = served_tick[:, :, :used]
         requests = commons.requests
         land = self._landing(used)
         new = self._route(requests, land * served_share)  # (R, C, used)
@@ -177,14 +195,7 @@ class DataPlane:
         self.harmed_requests += harmed_total.sum(axis=1)
         self._count(commons, new_total, harmed_total, baseline, harm)
         self._count_copies(mirrored, hits_mirror, preview, hits_preview, harm)
-        self.bands.merge_alike(
-            self.served,
-            np.pad(served_share, ((0, 0), (0, 0), (0, CAPACITY - used))),
-            [
-                self.served,
-                self._served_integral,
-            ],
-        )
+        self.bands.merge_alike(served_now, served_tick, self.mitigated)
         self._first_on = np.where(self._on, commons.end, np.nan)
         self._last_on[:] = np.nan
         return Span(newly_harmed, first_on, last_on)

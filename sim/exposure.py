@@ -22,13 +22,15 @@ binomial rather than the exact occupancy law, whose variance is a little
 smaller. Which of the ``D`` users are new to a state is then exact:
 hypergeometric.
 
-Bounded bands. Adjacent bands whose users were served alike for a whole
-tick and still are (e.g. both inside a rising threshold) are merged at the
-end of the tick: exact as long as no later threshold falls between them,
-which only a threshold that goes down and then up again between the two can
-do. A split of a merged band then takes a random subset of its users
-(approximation, documented; exact when they had one history). So the cost
-does not grow with the number of distinct thresholds a ramp uses.
+Bounded bands. At the end of a tick, adjacent bands are merged when their
+users are alike for the future: both never exposed (exact), or both served
+alike over the whole tick and still (e.g. both inside a rising threshold:
+exact as long as no later threshold falls between them, which only a
+threshold that goes down and then up again can do; a split of a merged band
+then takes a random subset of its users, an approximation). Bands that were
+served and no longer are keep their own history. So the cost does not grow
+with the number of distinct thresholds a ramp uses; a tick with more than
+``CAPACITY`` distinct bands merges the two most alike (approximation).
 """
 
 from __future__ import annotations
@@ -64,8 +66,11 @@ class Bands:
     def __init__(self, cohort_users: np.ndarray, segment: np.ndarray, segments: int, replications: int) -> None:
         self._cohort_users = cohort_users.astype(np.int64)
         self._segment = segment
-        self._cohorts_of = [np.flatnonzero(segment == s) for s in range(segments)]
+        # Cohorts are ordered by segment, so a segment's cohorts are a slice (views, not copies).
         self._segment_starts = np.searchsorted(segment, np.arange(segments))
+        ends = [*self._segment_starts[1:].tolist(), len(segment)]
+        self._cohorts_of = [slice(int(a), int(b)) for a, b in zip(self._segment_starts.tolist(), ends, strict=True)]
+        self._cohort_count = np.diff([*self._segment_starts.tolist(), len(segment)])
         shape = (replications, len(cohort_users), CAPACITY)
         self.edges = np.full((replications, segments, CAPACITY + 1), BUCKETS, dtype=np.int64)
         self.edges[:, :, 0] = 0
@@ -91,84 +96,129 @@ class Bands:
     def harmed_per_cohort(self) -> np.ndarray:
         return (self.users - self.unharmed).sum(axis=2)
 
-    def inside(self, replication: int, segment: int, threshold: int) -> np.ndarray:
-        """Per band of the segment (CAPACITY,): 1.0 where the band lies below ``threshold``."""
-        return (self.edges[replication, segment, 1:] <= threshold).astype(float)
+    def split(self, rows: np.ndarray, segments: np.ndarray, thresholds: np.ndarray, rng: np.random.Generator) -> None:
+        """Make each ``thresholds[i]`` an edge of segment ``segments[i]`` in replication ``rows[i]``.
 
-    def split(self, replication: int, segment: int, threshold: int, rng: np.random.Generator, keep: list) -> None:
-        """Make ``threshold`` an edge of the segment's bands in one replication.
-
-        ``keep`` lists per-band arrays of shape (R, C, CAPACITY) (served
-        probabilities and their integrals) whose values both halves inherit.
+        Vectorised over the pairs; a pair may appear several times (its
+        thresholds are applied one round at a time).
         """
-        r, edges = replication, self.edges[replication, segment]
-        n = int(self.count[r, segment])
-        band = int(np.searchsorted(edges[: n + 1], threshold, side="right")) - 1
-        if threshold <= 0 or threshold >= BUCKETS or edges[band] == threshold:
-            return
-        if n == CAPACITY:
-            self._merge_most_alike(r, segment, keep)
-            self.split(r, segment, threshold, rng, keep)
-            return
-        cohorts = self._cohorts_of[segment]
-        sizes = self._cohort_users[cohorts]
-        below = sizes * threshold // BUCKETS - sizes * edges[band] // BUCKETS
-        users = self.users[r, cohorts, band]
-        unharmed, unexposed = self.unharmed[r, cohorts, band], self.unexposed[r, cohorts, band]
-        # Which of the band's users fall below: a random subset, so its mix is hypergeometric.
-        unharmed_below = rng.hypergeometric(unharmed, users - unharmed, below)
-        unexposed_below = rng.hypergeometric(unexposed, unharmed - unexposed, unharmed_below)
-        edges[band + 1 :] = np.concatenate([[threshold], edges[band + 1 : -1]])
-        self.count[r, segment] = n + 1
-        for array, part in ((self.users, below), (self.unharmed, unharmed_below), (self.unexposed, unexposed_below)):
-            rows = array[r, cohorts]
-            rows[:, band + 1 :] = rows[:, band:-1].copy()
-            rows[:, band] = part
-            rows[:, band + 1] -= part
-            array[r, cohorts] = rows
-        for array in keep:
-            rows = array[r, cohorts]
-            rows[:, band + 1 :] = rows[:, band:-1].copy()
-            array[r, cohorts] = rows
+        keep = (thresholds > 0) & (thresholds < BUCKETS)
+        rows, segments, thresholds = rows[keep], segments[keep], thresholds[keep]
+        while len(rows):
+            order = np.lexsort((thresholds, segments, rows))
+            rows, segments, thresholds = rows[order], segments[order], thresholds[order]
+            first = np.ones(len(rows), dtype=bool)
+            first[1:] = (rows[1:] != rows[:-1]) | (segments[1:] != segments[:-1])
+            self._split_once(rows[first], segments[first], thresholds[first], rng)
+            rows, segments, thresholds = rows[~first], segments[~first], thresholds[~first]
 
-    def merge_alike(self, served: np.ndarray, average: np.ndarray, keep: list) -> None:
-        """Merge adjacent bands served alike over the last tick and now (``served``, ``average``: (R, C, CAPACITY))."""
+    def _split_once(
+        self, rows: np.ndarray, segments: np.ndarray, thresholds: np.ndarray, rng: np.random.Generator
+    ) -> None:
+        """Split at most one threshold per (replication, segment) pair."""
+        edges = self.edges[rows, segments]  # (n, CAPACITY + 1)
+        new = ~(edges == thresholds[:, None]).any(axis=1)
+        rows, segments, thresholds, edges = rows[new], segments[new], thresholds[new], edges[new]
+        if not len(rows):
+            return
+        full = self.count[rows, segments] >= CAPACITY
+        for r, segment in zip(rows[full].tolist(), segments[full].tolist(), strict=True):
+            self._merge_most_alike(r, segment)
+        edges = self.edges[rows, segments]
+        band = (edges[:, 1:] <= thresholds[:, None]).sum(axis=1)  # the band holding the threshold
+        column = np.arange(CAPACITY + 1)[None, :]
+        source = np.where(column <= band[:, None], column, column - 1)
+        moved = np.take_along_axis(edges, source, axis=1)
+        moved[column == band[:, None] + 1] = thresholds
+        self.edges[rows, segments] = moved
+        self.count[rows, segments] += 1
+        # The same for every cohort of each pair's segment.
+        per_pair = self._cohort_count[segments]
+        pair = np.repeat(np.arange(len(rows)), per_pair)
+        r = rows[pair]
+        c = self._segment_starts[segments][pair] + (
+            np.arange(len(pair)) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+        )
+        b = band[pair]
+        sizes = self._cohort_users[c]
+        low = np.take_along_axis(edges[pair], b[:, None], axis=1)[:, 0]
+        below = sizes * thresholds[pair] // BUCKETS - sizes * low // BUCKETS
+        users, unharmed, unexposed = self.users[r, c], self.unharmed[r, c], self.unexposed[r, c]
+        pick = np.arange(len(pair))
+        unharmed_below, unexposed_below = below.copy(), below.copy()
+        exposed = unexposed[pick, b] != users[pick, b]
+        if exposed.any():  # which of the band's users fall below: a random subset, so its mix is hypergeometric
+            band_users, band_unharmed, band_unexposed = (
+                users[pick, b][exposed],
+                unharmed[pick, b][exposed],
+                unexposed[pick, b][exposed],
+            )
+            unharmed_below[exposed] = rng.hypergeometric(band_unharmed, band_users - band_unharmed, below[exposed])
+            unexposed_below[exposed] = rng.hypergeometric(
+                band_unexposed, band_unharmed - band_unexposed, unharmed_below[exposed]
+            )
+        cap = np.arange(CAPACITY)[None, :]
+        source = np.where(cap <= b[:, None], cap, cap - 1)
+        for array, rows_of, part in (
+            (self.users, users, below),
+            (self.unharmed, unharmed, unharmed_below),
+            (self.unexposed, unexposed, unexposed_below),
+        ):
+            moved = np.take_along_axis(rows_of, source, axis=1)
+            moved[pick, b] = part
+            moved[pick, b + 1] = rows_of[pick, b] - part
+            array[r, c] = moved
+
+    def merge_alike(self, served_now: np.ndarray, served_tick: np.ndarray, mitigated: np.ndarray) -> None:
+        """Merge adjacent bands whose users are alike for the future: both served alike over the
+        last tick and now, or both never exposed. ``served_now``, ``served_tick``: (R, C, CAPACITY)."""
         if self.count.max() < 2:
             return
-        alike = (served[:, :, :-1] == served[:, :, 1:]) & (average[:, :, :-1] == average[:, :, 1:])
-        alike = np.logical_and.reduceat(alike, self._segment_starts, axis=1)  # (R, S, CAPACITY - 1)
+        starts = self._segment_starts
+        alike = (served_now[:, :, :-1] == served_now[:, :, 1:]) & (served_tick[:, :, :-1] == served_tick[:, :, 1:])
+        alike &= served_now[:, :, :-1] > 0
+        alike = np.logical_and.reduceat(alike, starts, axis=1)  # (R, S, CAPACITY - 1)
+        pristine = np.logical_and.reduceat(self.unexposed == self.users, starts, axis=1)
+        alike |= pristine[:, :, :-1] & pristine[:, :, 1:]
         alike &= np.arange(CAPACITY - 1)[None, None, :] < (self.count - 1)[:, :, None]
-        # From the right, so that merging one pair does not move the next pair to look at.
-        for r, segment, band in sorted(zip(*np.nonzero(alike), strict=True), reverse=True):
-            self._merge(int(r), int(segment), int(band), keep)
+        alike &= ~mitigated[:, None, None]  # nothing reaches them any more: not worth the work
+        if alike.any():
+            self._merge(alike)
 
-    def _merge_most_alike(self, r: int, segment: int, keep: list) -> None:
+    def _merge(self, joins: np.ndarray) -> None:
+        """Band k + 1 joins band k wherever ``joins[r, s, k]``; vectorised over every pair."""
+        rows, segments = np.nonzero(joins.any(axis=2))
+        starts = np.ones((len(rows), CAPACITY), dtype=bool)
+        starts[:, 1:] = ~joins[rows, segments]
+        group = np.cumsum(starts, axis=1) - 1  # (n, CAPACITY): the new band of each old band
+        edges = self.edges[rows, segments]
+        merged = np.full_like(edges, BUCKETS)
+        pair = np.repeat(np.arange(len(rows)), CAPACITY)
+        merged[pair[starts.ravel()], group[starts]] = edges[:, :-1][starts]
+        merged[:, 0] = 0
+        self.edges[rows, segments] = merged
+        self.count[rows, segments] -= joins[rows, segments].sum(axis=1)
+        per_pair = self._cohort_count[segments]
+        cohort_pair = np.repeat(np.arange(len(rows)), per_pair)
+        r = rows[cohort_pair]
+        c = self._segment_starts[segments][cohort_pair] + (
+            np.arange(len(cohort_pair)) - np.repeat(np.cumsum(per_pair) - per_pair, per_pair)
+        )
+        target = (np.arange(len(cohort_pair))[:, None] * CAPACITY + group[cohort_pair]).ravel()
+        for array in (self.users, self.unharmed, self.unexposed):
+            summed = np.bincount(target, weights=array[r, c].ravel(), minlength=len(cohort_pair) * CAPACITY)
+            array[r, c] = np.rint(summed).astype(np.int64).reshape(len(cohort_pair), CAPACITY)
+
+    def _merge_most_alike(self, r: int, segment: int) -> None:
+        """Make room when every band is in use: merge the two adjacent bands whose users are most alike."""
         cohorts = self._cohorts_of[segment]
         n = int(self.count[r, segment])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            users = np.maximum(self.users[r, cohorts, :n], 1)
-            state = np.concatenate([self.unexposed[r, cohorts, :n] / users, self.unharmed[r, cohorts, :n] / users])
+        users = np.maximum(self.users[r, cohorts, :n], 1)
+        state = np.concatenate([self.unexposed[r, cohorts, :n] / users, self.unharmed[r, cohorts, :n] / users])
         distance = np.abs(np.diff(state, axis=1)).sum(axis=0)
-        self._merge(r, segment, int(np.argmin(distance)), keep)
-
-    def _merge(self, r: int, segment: int, band: int, keep: list) -> None:
-        """Band ``band + 1`` joins band ``band``."""
-        cohorts = self._cohorts_of[segment]
-        edges = self.edges[r, segment]
-        edges[band + 1 : -1] = edges[band + 2 :].copy()
-        edges[-1] = BUCKETS
-        self.count[r, segment] -= 1
-        for array in (self.users, self.unharmed, self.unexposed):
-            rows = array[r, cohorts]
-            rows[:, band] += rows[:, band + 1]
-            rows[:, band + 1 : -1] = rows[:, band + 2 :].copy()
-            rows[:, -1] = 0
-            array[r, cohorts] = rows
-        for array in keep:
-            rows = array[r, cohorts]
-            rows[:, band + 1 : -1] = rows[:, band + 2 :].copy()
-            rows[:, -1] = 0
-            array[r, cohorts] = rows
+        joins = np.zeros(self.count.shape + (CAPACITY - 1,), dtype=bool)
+        joins[r, segment, int(np.argmin(distance))] = True
+        self._merge(joins)
 
     def record(self, served: np.ndarray, harmed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Update distinct users from served and harmed requests, each (R, C, bands used).

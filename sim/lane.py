@@ -100,12 +100,14 @@ class Lane:
         self.processes: list[simpy.Process | None] = [None] * replications
         self.alerts: list[tuple[Alert, ...]] = [()] * replications
         self.history_end = history[-1]  # scrapes continue the history's cumulative counters
-        self._seen = [history[-1][r].copy() for r in range(replications)]
+        self._seen = [history[-1][r] for r in range(replications)]
         nan = np.full(replications, np.nan)
         self.done_at, self.full_at, self.rollback_at = nan.copy(), nan.copy(), nan.copy()
         self.alarm_at, self.mitigation_at = nan.copy(), nan.copy()
         self.alarm_by: list[str | None] = [None] * replications
         self.responding: set[tuple[int, str]] = set()
+        self._asked: list[Exposure | None] = [None] * replications  # the last checked exposure
+        self._asked_exposed: list[Exposure | None] = [None] * replications
         self.error: str | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -132,22 +134,28 @@ class Lane:
     # -- what the strategy sees and does ---------------------------------------------------
 
     def observe(self, r: int) -> Observation:
-        latest = self.log.latest[r]
-        seen = latest - self._seen[r]
-        self._seen[r] = latest
         self.decisions[r] += 1
+        previous, latest = self._seen[r], self.log.latest[r]
+        self._seen[r] = latest  # "since the last decision" starts again now
         return Observation(
-            now=self.env.now,
-            exposure=self.plane.exposures[r],
-            decisions=int(self.decisions[r]) - 1,
-            judges=lambda: self.board.views(r),
-            telemetry=lambda version, window, segment: self._telemetry(r, version, window, segment),
-            canary=stats(seen, ARMS["new"]),
-            stable=stats(seen, ARMS["stable"]),
-            alerts=self.alerts[r],
-            rng=self.people.stream("strategy", r),
-            phase=PHASES[self.phase[r]],
+            self.env.now,
+            self.plane.exposures[r],
+            int(self.decisions[r]) - 1,
+            lambda name: self._source(r, name, latest - previous),
+            PHASES[self.phase[r]],
         )
+
+    def _source(self, r: int, name: str, since: np.ndarray) -> object:
+        """The fields of an Observation that are computed when first read."""
+        if name == "judges":
+            return self.board.views(r)
+        if name in ("canary", "stable"):
+            return stats(since, ARMS["new" if name == "canary" else "stable"])
+        if name == "alerts":
+            return self.alerts[r]
+        if name == "rng":
+            return self.people.stream("strategy", r)
+        return lambda version, window, segment: self._telemetry(r, version, window, segment)
 
     def _telemetry(self, r: int, version: str, window: float | None, segment: str | None) -> VersionStats:
         if version not in ARMS:
@@ -169,17 +177,23 @@ class Lane:
             raise PluginError(f"strategy {self.name!r} raised {type(error).__name__}: {error}") from error
         if not isinstance(decision, Decision):
             raise PluginError(f"strategy {self.name!r} returned {decision!r}, expected a sim.Decision")
-        problem = decision.problem(self.segments)
+        # An exposure equal to the one in force was checked when it was set.
+        same = decision.exposure is not None and decision.exposure == self._asked[r]
+        problem = Decision.problem(decision, self.segments, check_exposure=not same)  # a subclass cannot skip it
         if problem:
             raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
         if decision.judges is not None or decision.reset:
             problem = self.board.apply(r, self.env.now, decision.judges, decision.reset)
             if problem:
                 raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
+        self._asked[r] = decision.exposure
         return decision
 
     def expose(self, r: int, exposure: Exposure) -> None:
         """Serve ``exposure`` from now on (the strategy's own unit when the exposure names none)."""
+        if exposure == self._asked_exposed[r]:
+            return  # the same as last time, before the strategy's unit was filled in
+        self._asked_exposed[r] = exposure
         if exposure.unit is None:
             exposure = exposure.but(unit=self.units[r])
         if exposure == self.plane.exposures[r]:

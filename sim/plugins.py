@@ -160,9 +160,11 @@ def _builder(cls: type, params: dict[str, Any], label: str) -> Callable[[], Any]
     except ValueError as error:
         raise PluginError(f"{label}: {error}") from None
 
+    plain = all(isinstance(v, (int, float, str, bool, type(None))) for v in converted.values())
+
     def build() -> Any:
         try:
-            return cls(**copy.deepcopy(converted))
+            return cls(**(converted if plain else copy.deepcopy(converted)))
         except Exception as error:  # whatever a plugin's constructor raises, name the plugin
             raise PluginError(f"{label}: bad params: {error}") from None
         except SystemExit as error:

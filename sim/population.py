@@ -85,8 +85,25 @@ def _hourly_curves(scenario: Scenario) -> np.ndarray:
     return np.array(rows)
 
 
+_BUILT: dict[int, tuple[Scenario, Cohorts]] = {}
+
+
 def build_cohorts(scenario: Scenario) -> Cohorts:
-    """Cohorts of the scenario's population, with rates scaled to the scenario's total traffic."""
+    """Cohorts of the scenario's population, with rates scaled to the scenario's total traffic.
+
+    Remembered for the last few scenario objects: every block of a comparison asks again.
+    """
+    known = _BUILT.get(id(scenario))
+    if known is not None and known[0] is scenario:
+        return known[1]
+    cohorts = _build_cohorts(scenario)
+    if len(_BUILT) > 16:
+        _BUILT.clear()
+    _BUILT[id(scenario)] = (scenario, cohorts)
+    return cohorts
+
+
+def _build_cohorts(scenario: Scenario) -> Cohorts:
     population = scenario.population
     segments, classes = population.segments, population.rate_classes
     shares = np.array([s.share * c.share for s in segments for c in classes])

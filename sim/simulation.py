@@ -224,7 +224,8 @@ class Simulation:
 
     def measures(self) -> dict[str, list[RunMeasures]]:
         """The measures of every replication of every strategy that ran, as they stand now."""
-        return {lane.name: [measure(lane, r, self.now) for r in range(self.replications)] for lane in self.live_lanes()}
+        now = min(self.now, self.scenario.horizon)
+        return {lane.name: [measure(lane, r, now) for r in range(self.replications)] for lane in self.live_lanes()}
 
 
 def _history_scrapes(scenario: Scenario) -> int:

@@ -9,6 +9,7 @@ Poisson process with a constant rate inside the cell.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 
 import numpy as np
@@ -67,6 +68,16 @@ class TrafficClock:
         self._cell_end = self._position + CELL_SECONDS
 
 
+@functools.lru_cache(maxsize=32)
+def _tick_times(horizon: float, scrape_interval: float, edges: tuple[float, ...]) -> tuple[list[float], list[bool]]:
+    """Tick times (rounded to a microsecond) and whether each is a scrape; the same for every block."""
+    cells = np.arange(1, int(horizon // CELL_SECONDS) + 1) * CELL_SECONDS
+    scrapes = np.round(np.arange(1, int(horizon // scrape_interval + 1e-9) + 1) * scrape_interval, 6)
+    times = np.round(np.concatenate([cells, scrapes, np.asarray(edges, dtype=float), [horizon]]), 6)
+    times = np.unique(times[(times > 0) & (times <= horizon)])
+    return times.tolist(), np.isin(times, scrapes).tolist()
+
+
 class Clock:
     """The fixed ticks of a block and what every strategy shares at each: traffic and baseline errors.
 
@@ -88,16 +99,11 @@ class Clock:
         self._traffic = TrafficClock(cohorts, replications, streams["cells"], streams["splits"])
         self._errors = streams["errors"]
         self._rates = rates
-        cells = np.arange(1, int(horizon // CELL_SECONDS) + 1) * CELL_SECONDS
-        scrapes = np.arange(1, int(horizon // scrape_interval + 1e-9) + 1) * scrape_interval
-        times = np.round(np.concatenate([cells, scrapes, np.asarray(edges, dtype=float), [horizon]]), 6)
-        self.times = np.unique(times[(times > 0) & (times <= horizon)])
-        self.scrape_times = set(np.round(scrapes, 6).tolist())
+        self.times, self._scrape = _tick_times(horizon, scrape_interval, tuple(edges))
         self._start = 0.0
 
     def ticks(self) -> Iterator[tuple[float, bool]]:
-        for time in self.times.tolist():
-            yield time, time in self.scrape_times
+        yield from zip(self.times, self._scrape, strict=True)
 
     def commons(self, end: float) -> Commons:
         requests = self._traffic.take(end)

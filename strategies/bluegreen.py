@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim import Decision, Duration, Exposure, Observation, RollbackStyle
+from sim import Decision, Duration, Exposure, Observation, RollbackStyle, parse_duration
 
 
 class BlueGreen:
@@ -26,9 +26,10 @@ class BlueGreen:
     ) -> None:
         if not (isinstance(preview_rate, (int, float)) and 0 < preview_rate <= 1e6):
             raise ValueError(f"preview_rate must be between 0 and 1e6 requests per second, got {preview_rate!r}")
-        if check <= 0:
+        self.preview, self.post, self.check = parse_duration(preview), parse_duration(post), parse_duration(check)
+        if self.check <= 0:
             raise ValueError("check must be a positive duration")
-        self.preview, self.preview_rate, self.post, self.check, self.judge = preview, preview_rate, post, check, judge
+        self.preview_rate, self.judge = float(preview_rate), judge
         self._switched_at: float | None = None
 
     def decide(self, obs: Observation) -> Decision:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim import Decision, Duration, Exposure, JudgeView, Observation
+from sim import Decision, Duration, Exposure, JudgeView, Observation, parse_duration
 
 
 class Canary:
@@ -38,9 +38,9 @@ class Canary:
             raise ValueError(f"unit must be 'request', 'user' or 'instance', got {unit!r}")
         if on_failure not in ("rollback", "hold"):
             raise ValueError(f"on_failure must be 'rollback' or 'hold', got {on_failure!r}")
-        if check <= 0:
+        self.steps, self.bake, self.check = list(steps), parse_duration(bake), parse_duration(check)
+        if self.check <= 0:
             raise ValueError("check must be a positive duration")
-        self.steps, self.bake, self.check = list(steps), bake, check
         self.unit, self.instances, self.on_failure, self.judge = unit, instances, on_failure, judge
         self._step = 0
         self._step_started = 0.0

@@ -38,9 +38,9 @@ class Rings:
                 raise ValueError(f"rings[{index}].bake: {error}") from None
             judges = tuple(ring.get("judges", [judge]))
             self.rings.append((tuple(str(s) for s in ring["segments"]), bake, judges))
-        if check <= 0:
+        self.check = parse_duration(check)
+        if self.check <= 0:
             raise ValueError("check must be a positive duration")
-        self.check = check
         self._ring = 0
         self._ring_started = 0.0
 
@@ -56,7 +56,7 @@ class Rings:
             started = True
         if self._ring >= len(self.rings):
             return Decision.done()
-        segments, bake, judges = self.rings[self._ring]
+        _, bake, judges = self.rings[self._ring]
         judges = tuple(name for name in judges if name in obs.judges)
         shares = {segment: 1.0 for ring in self.rings[: self._ring + 1] for segment in ring[0]}
         if "*" in shares and not bake:

@@ -54,7 +54,7 @@ def test_a_twenty_line_plugin_runs_from_the_cli(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("reference", "message"),
     [
-        ("nope", "unknown strategy 'nope'; installed: bigbang, canary"),
+        ("nope", "unknown strategy 'nope'; installed: bigbang, bluegreen, canary, rings"),
         ("missing.py:X", "no such file missing.py"),
         (f"{Path(__file__).parent.parent / 'plugins' / 'hold.py'}:Nope", "has no 'Nope'"),
         (f"{Path(__file__).parent.parent / 'plugins' / 'hold.py'}:Observation", "not a class with a decide"),
@@ -91,7 +91,7 @@ def test_the_readme_plugin_is_about_twenty_lines() -> None:
     ("decision", "problem"),
     [
         (Decision.set("0.5", wait=60), "weight must be a number"),
-        (Decision.set(0.5, wait="1m"), "wait must be a positive number"),
+        (Decision.set(0.5, wait=1e-9), "wait must be a positive number"),
         (Decision.set(float("nan"), wait=60), "weight must be a number"),
         (Decision.set(0.5, wait=0), "wait must be a positive number"),
         (Decision("jump"), "action must be"),

@@ -16,7 +16,7 @@ def _canary(params: dict, **overrides) -> sim.RunResult:
 
 def test_healthy_canary_walks_its_steps_then_completes() -> None:
     result = _canary({"steps": [0.1, 0.5], "bake": "10m"}, release={}, detection=NO_DETECTION)
-    changes = result.timeline[result.timeline["event"].str.startswith(("weight", "done"))]
+    changes = result.timeline[result.timeline["event"].str.startswith("exposure")]
     assert list(zip(changes["time_s"], changes["weight"], strict=True)) == [(0.0, 0.1), (600.0, 0.5), (1200.0, 1.0)]
     measures = result.measures.iloc[0]
     assert measures["outcome"] == "completed" and measures["rollout_duration_s"] == 1200.0
@@ -34,8 +34,8 @@ def test_canary_rolls_back_when_its_analysis_fails() -> None:
         },
     )
     measures = result.measures.iloc[0]
-    assert measures["outcome"] == "rolled_back" and measures["detected_by"] == "strategy"
-    # Two failed one-minute measurements (at 1 and 2 minutes), consulted at the 2-minute check.
+    assert measures["outcome"] == "rolled_back" and measures["caught_by"] == "analysis"
+    # Two failed one-minute measurements (at 1 and 2 minutes); the failed verdict wakes the canary.
     assert measures["detection_s"] == 120.0
     assert measures["mitigation_s"] == 150.0  # plus the 30 s default rollback
     assert result.timeline["weight"].max() == 0.2
