@@ -216,7 +216,7 @@ class Bands:
         users = np.maximum(self.users[r, cohorts, :n], 1)
         state = np.concatenate([self.unexposed[r, cohorts, :n] / users, self.unharmed[r, cohorts, :n] / users])
         distance = np.abs(np.diff(state, axis=1)).sum(axis=0)
-        joins = np.zeros(self.count.shape + (CAPACITY - 1,), dtype=bool)
+        joins = np.zeros((*self.count.shape, CAPACITY - 1), dtype=bool)
         joins[r, segment, int(np.argmin(distance))] = True
         self._merge(joins)
 
