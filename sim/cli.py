@@ -10,7 +10,6 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import click
-import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -18,7 +17,7 @@ from sim.catalog import bundled_scenarios, resolve_scenario
 from sim.durations import parse_duration
 from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run
-from sim.plugins import PluginError, check_strategies, installed_strategies
+from sim.plugins import PluginError, check_strategies, installed_judges, installed_strategies
 from sim.render import (
     comparison_table,
     frontier_table,
@@ -32,9 +31,7 @@ from sim.scenario import ScenarioError, load_scenario, scenario_json_schema
 from sim.sweeps import finish_sweep, prepare_sweep, run_sweep
 
 BAD_INPUT = 2
-DETECTORS = {
-    "analysis": "the canary's own analysis: new-version error rate vs a threshold, cumulative failure limit "
-    "(a rollback it leads to is detected_by 'strategy': the strategy decides)",
+WATCHERS = {
     "service_alert": "service-wide error rate above a threshold for a while; watches every strategy",
     "user_reports": "harmed users report after a delay; support escalates after k reports",
 }
@@ -174,11 +171,11 @@ def run_command(
 ) -> None:
     """One replication of each strategy: a timeline of its control steps, then its measures."""
     spacing = _duration_option("--every", every)
-    result = run(scenario, seed=seed, replication=replication, strategies=strategies)
+    result = run(scenario, seed=seed, replication=replication, strategies=strategies, every=spacing)
 
     def show(out: Console) -> None:
         for name, frame in result.timeline.groupby("strategy", sort=False):
-            out.print(timeline_table(name, _thin(frame, spacing)))
+            out.print(timeline_table(name, frame))
         if len(result.measures):
             out.print(measures_table(result.measures))
 
@@ -195,16 +192,6 @@ def _duration_option(flag: str, text: str | None) -> float | None:
     if seconds <= 0:
         raise ScenarioError(f"{flag}: must be a positive duration, got {text!r}")
     return seconds
-
-
-def _thin(frame: pd.DataFrame, spacing: float | None) -> pd.DataFrame:
-    """Rows with an event, the first and last, and (if asked) one per ``spacing``."""
-    keep = frame["event"] != ""
-    keep.iloc[[0, -1]] = True
-    if spacing:
-        bucket = (frame["time_s"] // spacing).astype(int)
-        keep |= bucket != bucket.shift()
-    return frame[keep]
 
 
 @cli.command("sweep")
@@ -287,21 +274,27 @@ def schema_command() -> None:
 
 
 @cli.command("list")
-@click.argument("what", type=click.Choice(["strategies", "scenarios", "detectors", "all"]), default="all")
+@click.argument(
+    "what", type=click.Choice(["strategies", "judges", "scenarios", "watchers", "detectors", "all"]), default="all"
+)
 @_friendly
 def list_command(what: str) -> None:
-    """List installed strategies, bundled scenarios and detectors."""
+    """List installed strategies and judges, bundled scenarios and watchers (detectors: judges and watchers)."""
     if what in ("strategies", "all"):
         click.echo("strategies:")
         for name, target in installed_strategies().items():
+            click.echo(f"  {name:<16} {target}")
+    if what in ("judges", "detectors", "all"):
+        click.echo("judges (owned by a strategy):")
+        for name, target in installed_judges().items():
             click.echo(f"  {name:<16} {target}")
     if what in ("scenarios", "all"):
         click.echo("scenarios:")
         for name, path in bundled_scenarios().items():
             click.echo(f"  {name:<16} {_first_comment(path)}")
-    if what in ("detectors", "all"):
-        click.echo("detectors:")
-        for name, text in DETECTORS.items():
+    if what in ("watchers", "detectors", "all"):
+        click.echo("watchers (owned by the scenario, watching every strategy):")
+        for name, text in WATCHERS.items():
             click.echo(f"  {name:<16} {text}")
 
 

@@ -334,8 +334,8 @@ class Observation:
       (its largest share), ``phase`` (``deciding``, or ``paused`` when asked
       again after a pause), ``rng`` (a numpy Generator of this replication,
       the same for every strategy);
-    - ``judges``: name -> JudgeView; ``analysis``: the judge named
-      ``analysis`` (an idle view if there is none);
+    - ``judges``: name -> JudgeView; ``judge(name)``: one of them (an idle
+      view if there is none); ``analysis``: ``judge("analysis")``;
     - ``alerts``: watcher alarms so far;
     - ``canary`` and ``stable``: telemetry received since the last decision;
     - ``telemetry(version, window, segment)``: scraped counts over a window.
@@ -376,7 +376,13 @@ class Observation:
 
     @property
     def analysis(self) -> JudgeView:
-        return self._get("judges").get("analysis") or JudgeView("analysis")
+        return self.judge("analysis")
+
+    def judge(self, name: str) -> JudgeView:
+        """One judge's view (an idle view if the strategy has no judge of that name)."""
+        if "judges" in self._cache:
+            return self._cache["judges"].get(name) or JudgeView(name)
+        return self._get("judge:" + name) or JudgeView(name)
 
     @property
     def canary(self) -> VersionStats:

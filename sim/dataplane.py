@@ -278,7 +278,7 @@ class DataPlane:
         rows = {}
         for metric, drawn in ((ERRORS, commons.errors), (SLOW, commons.slow)):
             # Which of the requests that erred anyway were routed where: hypergeometric.
-            on_new = self._harm.hypergeometric(new, requests - new, drawn) if new.any() else new * 0
+            on_new = self._split_errors(new, requests - new, drawn)
             on_baseline = self._harm.hypergeometric(baseline, stable, drawn - on_new) if baseline.any() else baseline
             clean_new = self._harm.hypergeometric(new - harmed, harmed, on_new) if harmed.any() else on_new
             rows[metric] = (drawn - on_new - on_baseline, clean_new, on_baseline)
@@ -295,6 +295,14 @@ class DataPlane:
             per_cohort[:, :, NEW, metric] = on_new
             per_cohort[:, :, BASELINE, metric] = on_baseline
         self.counters[:, :-1] += np.add.reduceat(per_cohort, self._cohorts.segment_starts, axis=1)
+
+    def _split_errors(self, new: np.ndarray, others: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+        """Which of ``drawn`` requests that erred anyway were among the ``new`` ones: hypergeometric."""
+        if not new.any():
+            return np.zeros_like(new)
+        if not others.any():  # everything went to the new version
+            return drawn.copy()
+        return self._harm.hypergeometric(new, others, drawn)
 
     def _count_copies(
         self,

@@ -74,7 +74,7 @@ def receive(env: simpy.Environment, lane: Lane, snapshot: np.ndarray, missing: n
     except PluginError as error:
         lane.error = str(error)
         return
-    fired = lane.alert.evaluate(lane.log, env.now)
+    fired = lane.alert.evaluate(lane.log, env.now) & lane.can_alarm("service_alert")
     for r in np.flatnonzero(fired).tolist():
         alarm(env, lane, r, "service_alert", "on_call", lane.scenario.detection.service_alert.response)
     for r in np.flatnonzero(woken).tolist():
@@ -167,7 +167,7 @@ def start_rollback(
 ) -> None:
     """The strategy stops deciding and the rollback runs in its own process."""
     lane.rollback_at[r], lane.alarm_at[r], lane.alarm_by[r] = env.now, alarm_at, by
-    lane.enter(r, ROLLING_BACK, f"{by}{': ' + reason if reason else ''}")
+    lane.enter(r, ROLLING_BACK, by if not reason or reason.startswith(by) else f"{by}: {reason}")
     lane.board.stop_all(r)
     process = lane.processes[r]
     if process is not None and process.is_alive and process is not env.active_process:

@@ -48,17 +48,16 @@ class Outcome:
 
 def run_task(task: Task) -> Outcome:
     """Run a task here; safe to call in a worker process (it loads the strategy itself)."""
-    simulation = Simulation(task.scenario, [task.spec], seed=task.seed, block=task.block)
+    simulation = Simulation(task.scenario, [task.spec], seed=task.seed, block=task.block, events=False)
     if not simulation.errors:
         simulation.run()
     if simulation.errors:
         return Outcome(task, {}, next(iter(simulation.errors.values())))
-    measures = simulation.measures()[task.spec.name]
+    measures = simulation.measure_columns()[task.spec.name]
     first = task.block * BLOCK_SIZE
-    kept = measures[: task.keep]
-    columns = {"replication": list(range(first, first + len(kept))), "strategy": [task.spec.name] * len(kept)}
+    columns = {"replication": list(range(first, first + task.keep)), "strategy": [task.spec.name] * task.keep}
     for field in RunMeasures.__dataclass_fields__:
-        columns[field] = [getattr(m, field) for m in kept]
+        columns[field] = measures[field][: task.keep]
     return Outcome(task, columns)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from sim.scenario import Scenario, ScenarioError, scenario_from_dict
 
-_STRATEGY_FIELDS = ("name", "use", "params")
+_STRATEGY_FIELDS = ("name", "use", "params", "judges")
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,10 @@ class JudgeBoard:
         for entry in self.entries.values():
             entry.stop(r)
 
+    def view(self, r: int, name: str) -> JudgeView | None:
+        entry = self.entries.get(name)
+        return None if entry is None else entry.view(r)
+
     def views(self, r: int) -> dict[str, JudgeView]:
         return {name: entry.view(r) for name, entry in self.entries.items()}
 

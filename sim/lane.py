@@ -68,7 +68,7 @@ class Lane:
         streams: dict[str, np.random.Generator],
         people: People,
         history: np.ndarray,
-        publish: Callable[[Event], None],
+        publish: Callable[[Event], None] | None,
     ) -> None:
         replications = len(strategies)
         telemetry = scenario.telemetry
@@ -120,6 +120,12 @@ class Lane:
         if phase != DECIDING:
             self.record(r, PHASES[phase], detail)
 
+    def can_alarm(self, watcher: str) -> np.ndarray:
+        """Replications in which an alarm from ``watcher`` could still start a rollback."""
+        waiting = np.zeros(self.replications, dtype=bool)
+        waiting[[r for r, name in self.responding if name == watcher]] = True
+        return (self.phase < ROLLING_BACK) & ~waiting
+
     def active(self, r: int) -> bool:
         """Can still be rolled back: not already rolling back or mitigated."""
         return self.phase[r] < ROLLING_BACK and self.error is None
@@ -129,7 +135,8 @@ class Lane:
         return self.error is not None or (bool((self.phase == MITIGATED).all()) and not self.plane.persistent)
 
     def record(self, r: int, kind: str, detail: str = "") -> None:
-        self._publish(Event(self.name, r, self.env.now, kind, detail))
+        if self._publish is not None:
+            self._publish(Event(self.name, r, self.env.now, kind, detail))
 
     # -- what the strategy sees and does ---------------------------------------------------
 
@@ -149,6 +156,8 @@ class Lane:
         """The fields of an Observation that are computed when first read."""
         if name == "judges":
             return self.board.views(r)
+        if name.startswith("judge:"):
+            return self.board.view(r, name.removeprefix("judge:"))
         if name in ("canary", "stable"):
             return stats(since, ARMS["new" if name == "canary" else "stable"])
         if name == "alerts":
@@ -219,7 +228,7 @@ class Lane:
         """Draw the tick that ends now; a defect onset found in it becomes an event at its own time."""
         unseen = np.isnan(self.plane.onset)
         span = self.plane.advance(commons, harm)
-        for r in np.flatnonzero(unseen & ~np.isnan(self.plane.onset)).tolist():
+        for r in np.flatnonzero(unseen & ~np.isnan(self.plane.onset)).tolist() if self._publish else ():
             self._publish(Event(self.name, r, float(self.plane.onset[r]), "defect onset", ""))
         return span
 
@@ -237,14 +246,14 @@ def keep_scrapes(scenario: Scenario, longest_judge_window: float) -> int:
 
 
 def describe(exposure: Exposure) -> str:
-    """``5% request``, ``internal=100% user``, ``mirror 10%``, ``preview``."""
+    """``0.05 request``, ``internal=1 user``, ``mirror 0.1 request``, ``preview 5/s``."""
     if exposure.mode == "preview":
-        return f"preview ({exposure.preview_rate:g} req/s of test traffic)"
+        return f"preview {exposure.preview_rate:g}/s"
     shares = ", ".join(f"{share:.3g}" if name == "*" else f"{name}={share:.3g}" for name, share in exposure.shares)
     extras = [exposure.unit or "request"]
     if exposure.unit == "instance":
-        extras[0] = f"instance of {exposure.instances}"
+        extras[0] = f"of {exposure.instances} instances"
     if exposure.baseline:
         extras.append("+ baseline")
     prefix = "mirror " if exposure.mode == "mirror" else ""
-    return f"{prefix}{shares} ({' '.join(extras)})"
+    return f"{prefix}{shares} {' '.join(extras)}"

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from sim.lane import Lane
 
@@ -100,3 +102,52 @@ def measure(lane: Lane, r: int, now: float) -> RunMeasures:
         requests=int(plane.requests[r]),
         end_s=now,
     )
+
+
+def measure_columns(lane: Lane, now: float) -> dict[str, list[Any]]:
+    """Every ``RunMeasures`` field of every replication of a lane, as columns (vectorised)."""
+    plane = lane.plane
+    onset, alarm = plane.onset, lane.alarm_at
+    rolled = ~np.isnan(lane.rollback_at)
+    with np.errstate(invalid="ignore"):
+        caught = rolled & ~np.isnan(onset) & (alarm >= onset)
+    done = ~np.isnan(lane.done_at)
+    healthy = lane.scenario.healthy
+    outcome = np.where(
+        rolled,
+        np.where(caught & (not healthy), "rolled_back", "false_rollback"),
+        "escaped" if not healthy else np.where(done, "completed", "stalled"),
+    )
+    with np.errstate(invalid="ignore"):
+        late = caught & (lane.full_at <= lane.rollback_at)
+    harmed, exposed = plane.bands.harmed_users, plane.bands.exposed_users
+    caught_by = [by if ok else None for by, ok in zip(lane.alarm_by, caught.tolist(), strict=True)]
+    detection = np.where(caught, alarm, np.nan)
+    columns = {
+        "outcome": outcome.tolist(),
+        "caught_by": caught_by,
+        "caught_late": late.tolist(),
+        "onset_s": _times(onset),
+        "detection_s": _times(detection),
+        "alarm_s": _times(alarm),
+        "alarm_by": list(lane.alarm_by),
+        "rollback_s": _times(lane.rollback_at),
+        "mitigation_s": _times(lane.mitigation_at),
+        "ttd_s": _times(detection - onset),
+        "ttm_s": _times(np.where(caught, lane.mitigation_at, np.nan) - onset),
+        "rollout_duration_s": _times(lane.done_at),
+        "blast_radius_users": harmed.tolist(),
+        "blast_radius_share": (harmed / lane.population).tolist(),
+        "blast_radius_requests": plane.harmed_requests.tolist(),
+        "harmed_after_mitigation": plane.harmed_after_mitigation.tolist(),
+        "exposed_users": exposed.tolist(),
+        "exposed_share": (exposed / lane.population).tolist(),
+        "new_requests": plane.new_requests.tolist(),
+        "requests": plane.requests.tolist(),
+        "end_s": [now] * lane.replications,
+    }
+    return columns
+
+
+def _times(values: np.ndarray) -> list[float | None]:
+    return [None if v != v else v for v in values.tolist()]  # NaN: did not happen

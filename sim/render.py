@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pandas as pd
 from rich import box
 from rich.table import Table
+from rich.text import Text
 
 from sim.durations import duration_unit, format_clock, format_duration
 from sim.measures import OUTCOMES
@@ -37,6 +38,7 @@ ROWS: tuple[tuple[str, str, Formatter], ...] = (
     ("blast_radius_share", "% users harmed", _percent),
     ("blast_radius_requests", "requests harmed", _count),
     ("exposed_users", "users exposed", _count),
+    ("exposed_share", "% users exposed", _percent),
     ("ttd_s", "time to detect", _duration),
     ("ttm_s", "time to mitigate", _duration),
     ("rollout_duration_s", "rollout time", _duration),
@@ -79,29 +81,35 @@ def outcome_table(comparison: Comparison) -> Table:
     table.add_row("detection rate", *rates, end_section=True)
     for outcome in OUTCOMES:
         table.add_row(outcome, *(str(s.outcomes[outcome]) for s in summaries))
+    table.add_row("  caught late", *(str(s.caught_late) for s in summaries), end_section=True)
+    detectors = sorted({name for s in summaries for name in s.caught_by})
+    for detector in detectors:
+        table.add_row(f"caught by {detector}", *(str(s.caught_by.get(detector, 0)) for s in summaries))
     return table
 
 
 def _compact(value: int) -> str:
-    if value < 100_000:
+    if value < 10_000:
         return f"{value:,}"
-    if value < 100_000_000:
-        return f"{value / 1e3:,.0f}k"
-    return f"{value / 1e6:,.0f}M"
+    if value < 1_000_000:
+        return f"{value / 1e3:,.1f}k" if value < 100_000 else f"{value / 1e3:,.0f}k"
+    return f"{value / 1e6:,.1f}M" if value < 100_000_000 else f"{value / 1e6:,.0f}M"
 
 
 def timeline_table(name: str, timeline: pd.DataFrame) -> Table:
-    """The control steps of one run: exposure, errors and harm as they accumulate (cumulative counts)."""
+    """The events of one run: exposure, errors and harm as they accumulate (cumulative counts, as of
+    the last tick of the data plane)."""
     table = Table(title=f"{name}: timeline (cumulative)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    headers = ("time", "weight", "new req", "new err", "harmed req", "exposed", "harmed users", "event")
+    headers = ("time", "weight", "new req", "new err", "harmed", "exposed", "users hurt", "event")
     for header in headers:
         if header == "event":
-            table.add_column(header, no_wrap=True, min_width=18)
+            table.add_column(header, overflow="fold", min_width=16)  # wraps: the numbers must stay whole
         else:
-            table.add_column(header, justify="right")
+            table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for row in timeline.itertuples(index=False):
         counts = (row.new_requests, row.new_errors, row.harmed_requests, row.exposed_users, row.harmed_users)
-        table.add_row(format_clock(row.time_s), f"{row.weight:.3g}", *map(_compact, counts), row.event)
+        event = Text(row.event)  # plugin and strategy names are shown literally, never as markup
+        table.add_row(format_clock(row.time_s), f"{row.weight:.3g}", *map(_compact, counts), event)
     return table
 
 

@@ -26,7 +26,7 @@ import simpy
 from sim.defects import DefectModel
 from sim.engine import RESOLUTION, Priority, at, receive, strategy, ticker
 from sim.lane import PHASES, Event, Lane, describe
-from sim.measures import RunMeasures, measure
+from sim.measures import RunMeasures, measure, measure_columns
 from sim.people import People
 from sim.plugins import PluginError, judge_factories, strategy_factory
 from sim.population import build_cohorts
@@ -66,7 +66,9 @@ class Simulation:
         seed: int | None = None,
         block: int = 0,
         replications: int = BLOCK_SIZE,
+        events: bool = True,
     ) -> None:
+        """``events=False`` keeps no events and calls no subscribers (faster, for ``compare``)."""
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.block = block
@@ -107,7 +109,7 @@ class Simulation:
             make, judges = built[spec.name]
             lane = Lane(
                 self.env, scenario, cohorts, spec.name, [make() for _ in range(replications)], judges,
-                _streams(root, _PER_LANE, 100), self.people, past, self._publish,
+                _streams(root, _PER_LANE, 100), self.people, past, self._publish if events else None,
             )  # fmt: skip
             self.lanes.append(lane)
         self.env.process(ticker(self.env, self))
@@ -226,6 +228,11 @@ class Simulation:
         """The measures of every replication of every strategy that ran, as they stand now."""
         now = min(self.now, self.scenario.horizon)
         return {lane.name: [measure(lane, r, now) for r in range(self.replications)] for lane in self.live_lanes()}
+
+    def measure_columns(self) -> dict[str, dict[str, list]]:
+        """The same measures as columns (field -> one value per replication), built without per-run objects."""
+        now = min(self.now, self.scenario.horizon)
+        return {lane.name: measure_columns(lane, now) for lane in self.live_lanes()}
 
 
 def _history_scrapes(scenario: Scenario) -> int:

@@ -56,6 +56,8 @@ class ReportQueue:
         The tick is drawn at its ``end``, so a report due earlier is clamped to
         ``end``: at most one tick (a minute, or a scrape interval) late.
         """
+        # Where support has already escalated, later reports (all due after ``end``) cannot change it.
+        users = np.where(self._earliest[:, -1] <= end, 0, users)
         if not self.config.enabled or not users.any():
             return []
         reporters = rng.binomial(users, self.config.report_probability)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim import Decision, Duration, Exposure, JudgeView, Observation, parse_duration
+from sim import Decision, Duration, Exposure, Observation, parse_duration
 
 
 class Canary:
@@ -12,7 +12,10 @@ class Canary:
     ``check``: how often the strategy looks at its judge; ``unit``:
     ``"request"`` (service mesh), ``"user"`` (sticky flag buckets) or
     ``"instance"`` (with ``instances``); ``judge``: the name of the
-    strategy's judge to run (default ``analysis``).
+    strategy's judge it acts on (default ``analysis``; every judge of the
+    strategy runs from the start until the release is promoted);
+    ``baseline``: also send the same share to a fresh copy of stable, for a
+    judge that compares against it (Kayenta-style; steps must be <= 0.5).
 
     ``on_failure``: ``"rollback"`` (Argo) keeps stepping while single
     measurements fail and rolls back when the judge fails; ``"hold"``
@@ -29,6 +32,7 @@ class Canary:
         instances: int = 0,
         on_failure: str = "rollback",
         judge: str = "analysis",
+        baseline: bool = False,
     ) -> None:
         if not isinstance(steps, (list, tuple)) or not steps:
             raise ValueError(f"steps must be a non-empty list of weights, got {steps!r}")
@@ -42,12 +46,18 @@ class Canary:
         if self.check <= 0:
             raise ValueError("check must be a positive duration")
         self.unit, self.instances, self.on_failure, self.judge = unit, instances, on_failure, judge
+        if not isinstance(baseline, bool) or (baseline and max(self.steps) > 0.5):
+            raise ValueError("baseline must be true or false, and with a baseline arm every step must be <= 0.5")
+        options: dict = {"unit": unit, "baseline": baseline}
+        if unit == "instance":
+            options["instances"] = instances
+        self._exposures = [Exposure.of(weight, **options) for weight in self.steps]
         self._step = 0
         self._step_started = 0.0
         self._measured = 0
 
     def decide(self, obs: Observation) -> Decision:
-        judge = obs.judges.get(self.judge, JudgeView(self.judge))
+        judge = obs.judge(self.judge)
         if judge.failed:
             return Decision.rollback(f"{self.judge} failed")
         if self.on_failure == "hold" and judge.last == "failed" and judge.measurements > self._measured:
@@ -59,8 +69,4 @@ class Canary:
         if self._step >= len(self.steps):
             return Decision.done()
         remaining = self.bake - (obs.now - self._step_started)
-        judges = (self.judge,) if self.judge in obs.judges else ()
-        exposure = {"unit": self.unit, "instances": self.instances} if self.unit == "instance" else {"unit": self.unit}
-        return Decision.set(
-            Exposure.of(self.steps[self._step], **exposure), wait=max(min(self.check, remaining), 1e-3), judges=judges
-        )
+        return Decision.set(self._exposures[self._step], wait=max(min(self.check, remaining), 1e-3))
