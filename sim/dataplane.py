@@ -91,7 +91,8 @@ class DataPlane:
         self._last_on = np.full(replications, np.nan)
         self.exposures = [Exposure.none()] * replications
         self.counters = np.zeros((replications, segments + 1, 3, 3), dtype=np.int64)  # last row: test traffic
-        self.requests = np.zeros(replications, dtype=np.int64)
+        self.requests = np.zeros(replications, dtype=np.int64)  # so far
+        self.requests_after_settling = np.zeros(replications, dtype=np.int64)  # the rest, drawn at once
         self.new_requests = np.zeros(replications, dtype=np.int64)
         self.harmed_requests = np.zeros(replications, dtype=np.int64)
         self.harmed_after_mitigation = np.zeros(replications, dtype=np.int64)
@@ -199,6 +200,10 @@ class DataPlane:
         self._first_on = np.where(self._on, commons.end, np.nan)
         self._last_on[:] = np.nan
         return Span(newly_harmed, first_on, last_on)
+
+    def draw_total(self, expected: float) -> np.ndarray:
+        """Poisson totals per replication (traffic after a block settled: only its count matters)."""
+        return self._routing.poisson(expected, size=len(self.requests))
 
     def _landing(self, used: int) -> np.ndarray:
         """Probability that a cohort's request comes from each band (its share of the cohort's users)."""

@@ -55,7 +55,11 @@ def ticker(env: simpy.Environment, sim: Simulation) -> Process:
         commons = sim.clock.commons(time)
         harm = sim.defect.during(commons.start, commons.end)
         for lane in sim.live_lanes():
+            if lane.settled:
+                continue  # nothing can change in it: its numbers never depend on the lanes beside it
             span = lane.advance(commons, harm)
+            if lane.terminal():  # only once the tick holding the last mitigation is drawn
+                lane.settle(time, sim.clock.expected_after(time))
             for r in lane.harmed_users_moved(span, time):
                 escalation = lane.reports.escalation_time(r)
                 if escalation is not None:
@@ -81,30 +85,41 @@ def receive(env: simpy.Environment, lane: Lane, snapshot: np.ndarray, missing: n
         for name, view in lane.board.views(r).items():
             if view.running and view.verdict != "running":
                 lane.record(r, "verdict", f"{name}: {view.verdict}")
-        process = lane.processes[r]
-        if process is not None and process.is_alive and lane.phase[r] in (DECIDING, PAUSED):
-            process.interrupt("verdict")
+        if lane.phase[r] in (DECIDING, PAUSED):
+            wake(env, lane, r)
 
 
 def strategy(env: simpy.Environment, lane: Lane, r: int) -> Process:
     """One replication's strategy: decides at t = 0, then when its wait is over, a person answered,
     or one of its judges reached a verdict."""
     while lane.phase[r] in (DECIDING, PAUSED) and lane.error is None:
-        if lane.phase[r] == PAUSED:
-            lane.enter(r, DECIDING)
         try:
-            decision = lane.ask(r)
+            decision = lane.ask(r)  # after a pause it sees phase "paused"
         except PluginError as error:
             lane.error = str(error)
             return
+        if lane.phase[r] == PAUSED and decision.action == "continue":
+            lane.enter(r, DECIDING)
         delay = _apply(env, lane, r, decision)
         if delay is None:
             return
-        try:
-            yield at(env, env.now + delay, Priority.STRATEGY)
-        except simpy.Interrupt as interrupt:
-            if interrupt.cause != "verdict":
-                return
+        yield at(env, env.now + delay, Priority.STRATEGY)
+
+
+def wake(env: simpy.Environment, lane: Lane, r: int) -> None:
+    """Make a replication's strategy decide now (after everything else at this instant), not at its wait.
+
+    simpy's own ``interrupt`` does the same re-targeting, but builds an
+    exception each time, which costs more than the whole decision.
+    """
+    process = lane.processes[r]
+    target = None if process is None else process._target
+    if target is None or target.callbacks is None or process._resume not in target.callbacks:
+        return
+    target.callbacks.remove(process._resume)
+    early = at(env, env.now, Priority.STRATEGY)
+    early.callbacks.append(process._resume)
+    process._target = early
 
 
 def _apply(env: simpy.Environment, lane: Lane, r: int, decision: Decision) -> float | None:
@@ -159,7 +174,8 @@ def support(env: simpy.Environment, lane: Lane, r: int, escalation: float) -> Pr
     if escalation > env.now:
         yield at(env, escalation, Priority.PEOPLE)
     if lane.reports.escalation_time(r) == escalation:
-        alarm(env, lane, r, "user_reports", "support", lane.scenario.detection.user_reports.response, escalation)
+        on_clock = max(env.now, round(escalation / RESOLUTION) * RESOLUTION)  # the alarm time is an event time
+        alarm(env, lane, r, "user_reports", "support", lane.scenario.detection.user_reports.response, on_clock)
 
 
 def start_rollback(
@@ -169,9 +185,8 @@ def start_rollback(
     lane.rollback_at[r], lane.alarm_at[r], lane.alarm_by[r] = env.now, alarm_at, by
     lane.enter(r, ROLLING_BACK, by if not reason or reason.startswith(by) else f"{by}: {reason}")
     lane.board.stop_all(r)
-    process = lane.processes[r]
-    if process is not None and process.is_alive and process is not env.active_process:
-        process.interrupt("rollback")
+    if lane.processes[r] is not env.active_process:
+        wake(env, lane, r)  # it sees the phase and stops
     env.process(rollback(env, lane, r, lane.rollback_style(r, chosen)))
 
 

@@ -50,7 +50,7 @@ class Event:
     strategy: str
     replication: int
     time: float
-    kind: str  # exposure, pause, resume, verdict, alarm, rollback, mitigated, done
+    kind: str  # exposure, paused, verdict, alarm, rolling_back, mitigated, done, defect onset
     detail: str
 
 
@@ -109,6 +109,7 @@ class Lane:
         self._asked: list[Exposure | None] = [None] * replications  # the last checked exposure
         self._asked_exposed: list[Exposure | None] = [None] * replications
         self.error: str | None = None
+        self.settled = False  # terminal, and its last tick drawn: the data plane stops
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -129,6 +130,12 @@ class Lane:
     def active(self, r: int) -> bool:
         """Can still be rolled back: not already rolling back or mitigated."""
         return self.phase[r] < ROLLING_BACK and self.error is None
+
+    def settle(self, clock_end: float, remaining: float) -> None:
+        """Nothing more can change: the data plane stops, and the requests the service still gets
+        until the horizon (``remaining`` expected) are drawn as one total per replication."""
+        self.settled = True
+        self.plane.requests_after_settling = self.plane.draw_total(remaining)
 
     def terminal(self) -> bool:
         """Nothing more can change in any replication (and harm does not persist)."""
@@ -184,8 +191,8 @@ class Lane:
             decision = strategy.decide(self.observe(r))
         except (Exception, SystemExit) as error:  # a plugin's bug must name the plugin, not end the comparison
             raise PluginError(f"strategy {self.name!r} raised {type(error).__name__}: {error}") from error
-        if not isinstance(decision, Decision):
-            raise PluginError(f"strategy {self.name!r} returned {decision!r}, expected a sim.Decision")
+        if type(decision) is not Decision:  # a subclass could change what the engine relies on
+            raise PluginError(f"strategy {self.name!r} returned {decision!r}, expected a sim.Decision (not a subclass)")
         # An exposure equal to the one in force was checked when it was set.
         same = decision.exposure is not None and decision.exposure == self._asked[r]
         problem = Decision.problem(decision, self.segments, check_exposure=not same)  # a subclass cannot skip it

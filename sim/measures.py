@@ -28,6 +28,9 @@ class RunMeasures:
     after onset. ``caught_late``: a rolled-back run that had served every
     user first. ``harmed_after_mitigation``: requests a persistent defect
     harmed after the rollback completed (part of ``blast_radius_requests``).
+    ``requests``: the whole service's requests to the horizon (once every
+    replication of a block is mitigated, the rest is drawn as one Poisson
+    total per replication, since nothing else depends on it).
     """
 
     outcome: str
@@ -99,7 +102,7 @@ def measure(lane: Lane, r: int, now: float) -> RunMeasures:
         exposed_users=exposed,
         exposed_share=exposed / lane.population,
         new_requests=int(plane.new_requests[r]),
-        requests=int(plane.requests[r]),
+        requests=int(plane.requests[r] + plane.requests_after_settling[r]),
         end_s=now,
     )
 
@@ -143,7 +146,7 @@ def measure_columns(lane: Lane, now: float) -> dict[str, list[Any]]:
         "exposed_users": exposed.tolist(),
         "exposed_share": (exposed / lane.population).tolist(),
         "new_requests": plane.new_requests.tolist(),
-        "requests": plane.requests.tolist(),
+        "requests": (plane.requests + plane.requests_after_settling).tolist(),
         "end_s": [now] * lane.replications,
     }
     return columns

@@ -197,8 +197,24 @@ def strategy_factory(spec: StrategySpec) -> Callable[[], Strategy]:
 
 
 def judge_factory(spec: JudgeSpec, label: str) -> Callable[[], Judge]:
-    """A function that builds a fresh judge for each block; building one now validates the params."""
-    return _builder(load_judge_class(spec.use), spec.params, f"{label} ({spec.use})")
+    """A function that builds a fresh judge for each block; building one now validates the params
+    and the optional ``window``, ``interval`` and ``initial_delay`` attributes."""
+    try:
+        cls = load_judge_class(spec.use)
+    except PluginError as error:
+        raise PluginError(f"{label}: {error}") from None
+    label = f"{label} ({spec.use})"
+    build = _builder(cls, spec.params, label)
+    judge = build()
+    for name in ("window", "interval", "initial_delay"):
+        value = getattr(judge, name, None)
+        try:
+            seconds = None if value is None else parse_duration(value)
+        except ValueError as error:
+            raise PluginError(f"{label}: {name}: {error}") from None
+        if seconds is not None and name != "initial_delay" and seconds <= 0:
+            raise PluginError(f"{label}: {name} must be a positive duration, got {value!r}")
+    return build
 
 
 def strategy_judges(scenario: Scenario, spec: StrategySpec) -> dict[str, JudgeSpec]:

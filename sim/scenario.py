@@ -167,7 +167,9 @@ class ResponseTime(_Model):
     )
     sigma: float = Field(0.5, gt=0.0, le=5.0, description="lognormal shape (only with lognormal)")
     night_mean: Duration | None = Field(None, description="mean outside working hours (default: the same)")
-    working_hours: tuple[float, float] = Field((9.0, 17.0), description="UTC hours [from, to) of the working day")
+    working_hours: tuple[Annotated[float, Field(ge=0.0, le=24.0)], Annotated[float, Field(ge=0.0, le=24.0)]] = Field(
+        (9.0, 17.0), description="UTC hours [from, to) of the working day, each in [0, 24]"
+    )
 
 
 def _response_time(value: Any) -> Any:
@@ -356,12 +358,20 @@ def scenario_from_dict(data: dict[str, Any], source: str = "<scenario>") -> Scen
 
 
 def _relative_to(scenario: Scenario, folder: Path) -> Scenario:
-    """Strategy files named relative to the scenario file, made absolute."""
+    """Strategy and judge files named relative to the scenario file, made absolute."""
     specs = []
     for spec in scenario.strategies:
         reference = split_file_reference(spec.plugin)
         if reference and not Path(reference[0]).is_absolute():
             spec = spec.model_copy(update={"use": f"{folder / reference[0]}:{reference[1]}"})
+        if spec.judges:
+            judges = {}
+            for name, judge in spec.judges.items():
+                reference = split_file_reference(judge.use)
+                if reference and not Path(reference[0]).is_absolute():
+                    judge = judge.model_copy(update={"use": f"{folder / reference[0]}:{reference[1]}"})
+                judges[name] = judge
+            spec = spec.model_copy(update={"judges": judges})
         specs.append(spec)
     return scenario.model_copy(update={"strategies": specs})
 

@@ -61,7 +61,7 @@ class Simulation:
     def __init__(
         self,
         scenario: Scenario,
-        strategies: Sequence[StrategySpec] | None = None,
+        strategies: Sequence[StrategySpec | str] | None = None,
         *,
         seed: int | None = None,
         block: int = 0,
@@ -96,8 +96,10 @@ class Simulation:
             shared,
         )
         self._telemetry_rng = shared["telemetry"]
-        self.people = People(root, scenario.traffic.start_hour)
-        specs = list(scenario.strategies if strategies is None else strategies)
+        by_name = {spec.name: spec for spec in scenario.strategies}
+        specs = [
+            by_name[s] if isinstance(s, str) else s for s in (scenario.strategies if strategies is None else strategies)
+        ]
         built = {spec.name: self._build(spec) for spec in specs}
         past = history(
             cohorts, replications, _history_scrapes(scenario), telemetry.scrape_interval, rates, shared["history"]
@@ -109,7 +111,9 @@ class Simulation:
             make, judges = built[spec.name]
             lane = Lane(
                 self.env, scenario, cohorts, spec.name, [make() for _ in range(replications)], judges,
-                _streams(root, _PER_LANE, 100), self.people, past, self._publish if events else None,
+                # Each lane its own people, from the same seed: the k-th answer is the same for every strategy.
+                _streams(root, _PER_LANE, 100), People(root, scenario.traffic.start_hour), past,
+                self._publish if events else None,
             )  # fmt: skip
             self.lanes.append(lane)
         self.env.process(ticker(self.env, self))
@@ -154,7 +158,7 @@ class Simulation:
         return [lane for lane in self.lanes if lane.error is None]
 
     def all_terminal(self) -> bool:
-        return all(lane.terminal() for lane in self.lanes)
+        return all(lane.settled or lane.error is not None for lane in self.lanes)
 
     def scrape(self, time: float) -> None:
         """Take a scrape of every lane; it reaches judges and watchers after the scrape lag."""

@@ -97,10 +97,24 @@ class Clock:
         streams: dict[str, np.random.Generator],
     ) -> None:
         self._traffic = TrafficClock(cohorts, replications, streams["cells"], streams["splits"])
+        self._cohorts, self._horizon = cohorts, horizon
         self._errors = streams["errors"]
         self._rates = rates
         self.times, self._scrape = _tick_times(horizon, scrape_interval, tuple(edges))
         self._start = 0.0
+
+    def expected_after(self, time: float) -> float:
+        """Expected requests over the whole service from ``time`` to the horizon."""
+        first = int(time // CELL_SECONDS)
+        last = int(np.ceil(self._horizon / CELL_SECONDS))
+        if last <= first:
+            return 0.0
+        means = self._cohorts.cell_means(first, last - first).sum(axis=1)
+        cells = first + np.arange(last - first)
+        covered = np.clip(
+            np.minimum((cells + 1) * CELL_SECONDS, self._horizon) - np.maximum(cells * CELL_SECONDS, time), 0, None
+        )
+        return float((means * covered / CELL_SECONDS).sum())
 
     def ticks(self) -> Iterator[tuple[float, bool]]:
         yield from zip(self.times, self._scrape, strict=True)

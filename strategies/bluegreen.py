@@ -11,7 +11,8 @@ class BlueGreen:
     ``preview``: how long the preview stack is judged on test traffic
     (``preview_rate`` requests per second); then every user is switched to
     it, and ``post`` is the post-promotion analysis. A failed judge switches
-    back at once (the old stack is still up: an instant rollback).
+    back at once (the old stack is still up: an instant rollback). ``judge``
+    names the judge to run (default: every judge of the strategy).
     """
 
     rollback = RollbackStyle.instant()
@@ -22,7 +23,7 @@ class BlueGreen:
         preview_rate: float = 5.0,
         post: Duration = 600.0,
         check: Duration = 60.0,
-        judge: str = "analysis",
+        judge: str | None = None,
     ) -> None:
         if not (isinstance(preview_rate, (int, float)) and 0 < preview_rate <= 1e6):
             raise ValueError(f"preview_rate must be between 0 and 1e6 requests per second, got {preview_rate!r}")
@@ -33,9 +34,10 @@ class BlueGreen:
         self._switched_at: float | None = None
 
     def decide(self, obs: Observation) -> Decision:
-        judges = (self.judge,) if self.judge in obs.judges else ()
-        if judges and obs.judges[self.judge].failed:
-            return Decision.rollback(f"{self.judge} failed", style=self.rollback)
+        judges = (self.judge,) if self.judge else tuple(obs.judges)  # a name it lacks is an error
+        failed = [name for name in judges if obs.judge(name).failed]
+        if failed:
+            return Decision.rollback(f"{failed[0]} failed", style=self.rollback, by=failed[0])
         if obs.now < self.preview:
             wait = min(self.check, self.preview - obs.now)
             return Decision.set(Exposure.preview(self.preview_rate), wait=wait, judges=judges)

@@ -12,7 +12,7 @@ class Canary:
     ``check``: how often the strategy looks at its judge; ``unit``:
     ``"request"`` (service mesh), ``"user"`` (sticky flag buckets) or
     ``"instance"`` (with ``instances``); ``judge``: the name of the
-    strategy's judge it acts on (default ``analysis``; every judge of the
+    strategy's judge it acts on (default ``analysis``, if it has one; every judge of the
     strategy runs from the start until the release is promoted);
     ``baseline``: also send the same share to a fresh copy of stable, for a
     judge that compares against it (Kayenta-style; steps must be <= 0.5).
@@ -31,7 +31,7 @@ class Canary:
         unit: str = "request",
         instances: int = 0,
         on_failure: str = "rollback",
-        judge: str = "analysis",
+        judge: str | None = None,
         baseline: bool = False,
     ) -> None:
         if not isinstance(steps, (list, tuple)) or not steps:
@@ -45,7 +45,11 @@ class Canary:
         self.steps, self.bake, self.check = list(steps), parse_duration(bake), parse_duration(check)
         if self.check <= 0:
             raise ValueError("check must be a positive duration")
-        self.unit, self.instances, self.on_failure, self.judge = unit, instances, on_failure, judge
+        self.unit, self.instances, self.on_failure = unit, instances, on_failure
+        self.judge = judge or "analysis"
+        self._named = judge is not None
+        if unit == "instance" and not (isinstance(instances, int) and 1 <= instances <= 100_000):
+            raise ValueError(f"unit 'instance' needs instances between 1 and 100000, got {instances!r}")
         if not isinstance(baseline, bool) or (baseline and max(self.steps) > 0.5):
             raise ValueError("baseline must be true or false, and with a baseline arm every step must be <= 0.5")
         options: dict = {"unit": unit, "baseline": baseline}
@@ -57,6 +61,8 @@ class Canary:
         self._measured = 0
 
     def decide(self, obs: Observation) -> Decision:
+        if self._named and obs.decisions == 0 and self.judge not in obs.judges:
+            raise ValueError(f"judge {self.judge!r} is not one of this strategy's judges ({', '.join(obs.judges)})")
         judge = obs.judge(self.judge)
         if judge.failed:
             return Decision.rollback(f"{self.judge} failed")

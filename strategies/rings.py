@@ -17,14 +17,16 @@ class Rings:
     """Each ring adds whole segments (``"*"``: every segment) and bakes; a failed judge rolls back.
 
     ``rings``: a list of ``{segments = [...], bake = "1h", judges = [...]}``
-    (``judges`` defaults to ``[judge]``; each ring restarts them);
+    (``judges`` defaults to ``[judge]``, or every judge of the strategy when
+    ``judge`` is not given; each ring restarts them; a name the strategy has
+    no judge for is an error);
     ``unit``: how a segment's users are served (``user``: all of them, sticky).
     """
 
     unit = "user"
 
     def __init__(
-        self, rings: list[dict[str, Any]] = DEFAULT_RINGS, check: Duration = 60.0, judge: str = "analysis"
+        self, rings: list[dict[str, Any]] = DEFAULT_RINGS, check: Duration = 60.0, judge: str | None = None
     ) -> None:
         if not isinstance(rings, (list, tuple)) or not rings:
             raise ValueError(f"rings must be a non-empty list of tables, got {rings!r}")
@@ -36,8 +38,10 @@ class Rings:
                 bake = parse_duration(ring.get("bake", "0s"))
             except ValueError as error:
                 raise ValueError(f"rings[{index}].bake: {error}") from None
-            judges = tuple(ring.get("judges", [judge]))
-            self.rings.append((tuple(str(s) for s in ring["segments"]), bake, judges))
+            judges = ring.get("judges", [judge] if judge else None)
+            self.rings.append(
+                (tuple(str(s) for s in ring["segments"]), bake, None if judges is None else tuple(judges))
+            )
         self.check = parse_duration(check)
         if self.check <= 0:
             raise ValueError("check must be a positive duration")
@@ -57,7 +61,8 @@ class Rings:
         if self._ring >= len(self.rings):
             return Decision.done()
         _, bake, judges = self.rings[self._ring]
-        judges = tuple(name for name in judges if name in obs.judges)
+        if judges is None:  # not named: the strategy's judges, whatever they are
+            judges = tuple(obs.judges)
         shares = {segment: 1.0 for ring in self.rings[: self._ring + 1] for segment in ring[0]}
         if "*" in shares and not bake:
             return Decision.done()
