@@ -20,7 +20,7 @@ import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -52,8 +52,7 @@ def _seconds(name: str, value: object) -> float:
         raise ValueError(f"{name}: {error}") from None
 
 
-@dataclass(frozen=True)
-class Exposure:
+class Exposure(NamedTuple):
     """Who the new version reaches: a share per segment, a unit and a mode.
 
     - ``shares``: segment name -> share in [0, 1]; ``"*"`` stands for every
@@ -99,9 +98,7 @@ class Exposure:
 
     def but(self, **changes: Any) -> Exposure:
         """A copy with some fields changed."""
-        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
-        values.update(changes)
-        return Exposure(**values)
+        return self._replace(**changes)
 
     def share(self, segment: str) -> float:
         """The share of ``segment`` (the ``"*"`` share, or 0, for a segment not named)."""
@@ -179,8 +176,7 @@ class RollbackStyle:
 Action = Literal["continue", "pause", "rollback", "done"]
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """A strategy's answer. Build it with ``set``, ``pause``, ``rollback`` or ``done``.
 
     ``judges`` names the strategy's judges that run during this step: those
@@ -289,8 +285,7 @@ VERDICTS = ("running", "passed", "failed", "inconclusive")
 RUNNING, PASSED, FAILED, INCONCLUSIVE = 0, 1, 2, 3
 
 
-@dataclass(frozen=True)
-class JudgeView:
+class JudgeView(NamedTuple):
     """One judge of the strategy, as it stands: verdict, statistic and counts of measurements.
 
     ``last`` is the result of the latest measurement (``passed``, ``failed``,

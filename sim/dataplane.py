@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.contract import Exposure
+from sim.contract import EVERY_SEGMENT, Exposure
 from sim.exposure import CAPACITY, Bands
 from sim.population import BUCKETS, Cohorts
 from sim.telemetry import BASELINE, ERRORS, NEW, REQUESTS, SLOW, STABLE
@@ -28,13 +28,14 @@ from sim.telemetry import BASELINE, ERRORS, NEW, REQUESTS, SLOW, STABLE
 
 @dataclass(frozen=True)
 class Commons:
-    """One tick's draws shared by every strategy of a block: (R, C) arrays."""
+    """One tick's draws shared by every strategy of a block."""
 
     start: float
     end: float
-    requests: np.ndarray
-    errors: np.ndarray  # baseline errors among those requests (any version)
-    slow: np.ndarray  # baseline slow requests among them
+    requests: np.ndarray  # (R, C) per cohort
+    segment_requests: np.ndarray  # (R, S) the same per segment
+    errors: np.ndarray  # (R, S) baseline errors among each segment's requests (any version)
+    slow: np.ndarray  # (R, S) baseline slow requests among them
 
 
 @dataclass(frozen=True)
@@ -107,17 +108,19 @@ class DataPlane:
         r = replication
         self._integrate(r, now)
         self.exposures[r] = exposure
-        shares = np.array([exposure.share(segment) for segment in self._segments])
+        named = dict(exposure.shares)
+        default = float(named.get(EVERY_SEGMENT, 0.0))
+        values = [float(named.get(segment, default)) for segment in self._segments]
         if exposure.unit == "instance":
-            shares = np.round(shares * exposure.instances) / exposure.instances
-        serving = exposure.mode == "serve"
+            values = [round(v * exposure.instances) / exposure.instances for v in values]
+        serving, mode = exposure.mode == "serve", exposure.mode
         sticky = serving and exposure.unit == "user"
-        self._threshold[r] = np.rint(shares * BUCKETS) if sticky else 0
-        self._share[r] = shares if serving and not sticky else 0.0
-        self._arms[r, 0] = shares if exposure.baseline and serving else 0.0
-        self._arms[r, 1] = shares if exposure.mode == "mirror" else 0.0
-        self._preview[r] = exposure.preview_rate if exposure.mode == "preview" else 0.0
-        on = bool(self._share[r].any() or self._threshold[r].any() or self._arms[r, 1].any() or self._preview[r] > 0)
+        self._threshold[r] = [round(v * BUCKETS) for v in values] if sticky else 0
+        self._share[r] = values if serving and not sticky else 0.0
+        self._arms[r, 0] = values if exposure.baseline and serving else 0.0
+        self._arms[r, 1] = values if mode == "mirror" else 0.0
+        self._preview[r] = exposure.preview_rate if mode == "preview" else 0.0
+        on = any(values) and mode != "preview" or (mode == "preview" and exposure.preview_rate > 0)
         if on and not self._on[r] and np.isnan(self._first_on[r]):
             self._first_on[r] = now
         if self._on[r] and not on:
@@ -139,6 +142,14 @@ class DataPlane:
         and the seconds x rate of preview traffic."""
         span = end - self._tick_start
         elapsed = end - self._changed_at
+        segment = self._cohorts.segment
+        share_total = self._share_integral + self._share * elapsed[:, None]
+        if not self._pieces and not self._threshold.any():  # no sticky exposure in this tick
+            served_tick = np.broadcast_to(
+                (share_total / span)[:, segment, None], (*share_total.shape[:1], len(segment), CAPACITY)
+            )
+            served_now = np.broadcast_to(self._share[:, segment, None], served_tick.shape)
+            return self._close_arms(end, span, elapsed, np.clip(served_tick, 0.0, 1.0), served_now)
         rows, segments = np.nonzero(self._threshold)
         pieces = np.array(self._pieces, dtype=float).reshape(-1, 4)
         r = np.concatenate([pieces[:, 0].astype(np.int64), rows])
@@ -150,11 +161,14 @@ class DataPlane:
         if len(r):
             inside = self.bands.edges[r, s, 1:] <= thresholds[:, None]
             np.add.at(sticky, (r, s), inside * seconds[:, None])
-        segment = self._cohorts.segment
-        share_total = self._share_integral + self._share * elapsed[:, None]
         served_tick = (share_total[:, :, None] + sticky)[:, segment] / span
         inside_now = (self.bands.edges[:, :, 1:] <= self._threshold[:, :, None]) & (self._threshold[:, :, None] > 0)
         served_now = (self._share[:, :, None] + inside_now)[:, segment]
+        return self._close_arms(end, span, elapsed, np.clip(served_tick, 0.0, 1.0), served_now)
+
+    def _close_arms(
+        self, end: float, span: float, elapsed: np.ndarray, served_tick: np.ndarray, served_now: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         arms = (self._arms_integral + self._arms * elapsed[:, None, None]) / span
         preview = self._preview_integral + self._preview * elapsed
         self._share_integral[:] = 0.0
@@ -163,7 +177,7 @@ class DataPlane:
         self._pieces.clear()
         self._changed_at[:] = end
         self._tick_start = end
-        return np.clip(served_tick, 0.0, 1.0), served_now, np.clip(arms, 0.0, 1.0), preview
+        return served_tick, served_now, np.clip(arms, 0.0, 1.0), preview
 
     # -- a tick ------------------------------------------------------------------------
 
@@ -173,33 +187,47 @@ class DataPlane:
         first_on = np.where(self._on & np.isnan(self._first_on), commons.start, self._first_on)
         last_on = np.where(self._on, commons.end, self._last_on)
         used = self.bands.used
-        served_share = served_tick[:, :, :used]
         requests = commons.requests
-        land = self._landing(used)
-        new = self._route(requests, land * served_share)  # (R, C, used)
-        new_total = new.sum(axis=2)
-        rest = requests - new_total
-        cohort_segment = self._cohorts.segment
-        baseline_share, mirror_share = arms[:, 0][:, cohort_segment], arms[:, 1][:, cohort_segment]
-        stable_side = np.clip(1.0 - (land * served_share).sum(axis=2), 1e-12, 1.0)
-        baseline = self._routing.binomial(rest, np.clip(baseline_share / stable_side, 0.0, 1.0))
-        mirrored = self._routing.binomial(rest - baseline, mirror_share) if mirror_share.any() else np.zeros_like(rest)
-        preview = self._routing.poisson(preview_seconds) if preview_seconds.any() else np.zeros(len(rest), np.int64)
-        harmed = self._harm_requests(new, harm)
-        hits_mirror, hits_preview = self._hits(mirrored, preview, harm)
-        self._find_onset(new, mirrored, preview, harm, first_on, last_on, commons)
+        probability = served_tick[:, :, :used] if used == 1 else self._landing(used) * served_tick[:, :, :used]
+        new = self._route(requests, probability)  # (R, C, used)
+        new_total = new[:, :, 0] if used == 1 else new.sum(axis=2)
+        baseline, mirrored, preview = self._arm_requests(requests, new_total, probability, arms, preview_seconds)
+        harmed = None if harm is None else self._harm.binomial(new, harm.probability[None, :, None])
+        if harm is not None:
+            self._find_onset(new, mirrored, preview, harm, first_on, last_on, commons)
         newly_harmed = self.bands.record(new, harmed, self._routing)
-        harmed_total = harmed.sum(axis=2)
-        self._persistent_harm(requests, harm)
+        harmed_total = None if harmed is None else (harmed[:, :, 0] if used == 1 else harmed.sum(axis=2))
+        if self.persistent and harm is not None:
+            self._persistent_harm(requests, harm)
         self.requests += requests.sum(axis=1)
         self.new_requests += new_total.sum(axis=1)
-        self.harmed_requests += harmed_total.sum(axis=1)
+        if harmed_total is not None:
+            self.harmed_requests += harmed_total.sum(axis=1)
         self._count(commons, new_total, harmed_total, baseline, harm)
-        self._count_copies(mirrored, hits_mirror, preview, hits_preview, harm)
+        if mirrored is not None or preview is not None:
+            self._count_copies(mirrored, preview, harm)
         self.bands.merge_alike(served_now, served_tick, self.mitigated)
         self._first_on = np.where(self._on, commons.end, np.nan)
         self._last_on[:] = np.nan
         return Span(newly_harmed, first_on, last_on)
+
+    def _arm_requests(
+        self, requests: np.ndarray, new: np.ndarray, probability: np.ndarray, arms: np.ndarray, preview: np.ndarray
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+        """Baseline-arm requests, mirrored copies (R, C) and preview test requests (R,); None where there are none."""
+        if not arms.any() and not preview.any():
+            return None, None, None
+        segment = self._cohorts.segment
+        baseline_share, mirror_share = arms[:, 0][:, segment], arms[:, 1][:, segment]
+        rest = requests - new
+        baseline = None
+        if baseline_share.any():
+            stable_side = np.clip(1.0 - probability.sum(axis=2), 1e-12, 1.0)
+            baseline = self._routing.binomial(rest, np.clip(baseline_share / stable_side, 0.0, 1.0))
+            rest = rest - baseline
+        mirrored = self._routing.binomial(rest, mirror_share) if mirror_share.any() else None
+        tests = self._routing.poisson(preview) if preview.any() else None
+        return baseline, mirrored, tests
 
     def draw_total(self, expected: float) -> np.ndarray:
         """Poisson totals per replication (traffic after a block settled: only its count matters)."""
@@ -222,35 +250,22 @@ class DataPlane:
         split = self._routing.multinomial(requests, np.concatenate([probabilities, rest], axis=2))
         return split[:, :, :-1]
 
-    def _harm_requests(self, new: np.ndarray, harm: Harm | None) -> np.ndarray:
-        if harm is None or not new.any():
-            return np.zeros_like(new)
-        return self._harm.binomial(new, harm.probability[None, :, None])
-
-    def _hits(self, mirrored: np.ndarray, preview: np.ndarray, harm: Harm | None) -> tuple[np.ndarray, np.ndarray]:
-        """Copies the defect acts on (visible in telemetry; nobody is harmed)."""
-        if harm is None:
-            return np.zeros_like(mirrored), np.zeros_like(preview)
-        hits_mirror = self._harm.binomial(mirrored, harm.probability[None, :]) if mirrored.any() else mirrored * 0
-        hits_preview = self._harm.binomial(preview, harm.test_probability) if preview.any() else preview * 0
-        return hits_mirror, hits_preview
-
     def _find_onset(
         self,
         new: np.ndarray,
-        mirrored: np.ndarray,
-        preview: np.ndarray,
-        harm: Harm | None,
+        mirrored: np.ndarray | None,
+        preview: np.ndarray | None,
+        harm: Harm,
         first_on: np.ndarray,
         last_on: np.ndarray,
         commons: Commons,
     ) -> None:
         """Defect onset: the first request the defect can act on reaching the new version (served or copied)."""
-        if harm is None:
-            return
         reachable_cohort = harm.probability > 0
-        reachable = new[:, reachable_cohort].sum(axis=(1, 2)) + mirrored[:, reachable_cohort].sum(axis=1)
-        if harm.test_probability > 0:
+        reachable = new[:, reachable_cohort].sum(axis=(1, 2))
+        if mirrored is not None:
+            reachable = reachable + mirrored[:, reachable_cohort].sum(axis=1)
+        if harm.test_probability > 0 and preview is not None:
             reachable = reachable + preview
         first_time = np.isnan(self.onset) & (reachable > 0)
         if first_time.any():
@@ -263,7 +278,7 @@ class DataPlane:
 
     def _persistent_harm(self, requests: np.ndarray, harm: Harm | None) -> None:
         """After mitigation, a persistent defect keeps harming the requests of users it harmed."""
-        if harm is None or not self.persistent or not self.mitigated.any():
+        if not self.mitigated.any():
             return
         rows = self.mitigated
         harmed_users = self.bands.harmed_per_cohort()[rows]
@@ -275,31 +290,42 @@ class DataPlane:
         self.harmed_after_mitigation[rows] += extra
 
     def _count(
-        self, commons: Commons, new: np.ndarray, harmed: np.ndarray, baseline: np.ndarray, harm: Harm | None
+        self,
+        commons: Commons,
+        new: np.ndarray,
+        harmed: np.ndarray | None,
+        baseline: np.ndarray | None,
+        harm: Harm | None,
     ) -> None:
         """Telemetry per segment and arm: requests, errors (baseline plus visible defect), slow requests."""
-        requests = commons.requests
-        stable = requests - new - baseline
-        rows = {}
+        starts = self._cohorts.segment_starts
+        requests = commons.segment_requests
+        new = np.add.reduceat(new, starts, axis=1)
+        stable = requests - new
+        counts = self.counters[:, :-1]
+        counts[:, :, NEW, REQUESTS] += new
+        if baseline is not None:
+            baseline = np.add.reduceat(baseline, starts, axis=1)
+            stable = stable - baseline
+            counts[:, :, BASELINE, REQUESTS] += baseline
+        counts[:, :, STABLE, REQUESTS] += stable
+        if harmed is not None:
+            harmed = np.add.reduceat(harmed, starts, axis=1)
+        visible = {"errors": ERRORS, "latency": SLOW}.get(harm.kind) if harm is not None else None
         for metric, drawn in ((ERRORS, commons.errors), (SLOW, commons.slow)):
             # Which of the requests that erred anyway were routed where: hypergeometric.
             on_new = self._split_errors(new, requests - new, drawn)
-            on_baseline = self._harm.hypergeometric(baseline, stable, drawn - on_new) if baseline.any() else baseline
-            clean_new = self._harm.hypergeometric(new - harmed, harmed, on_new) if harmed.any() else on_new
-            rows[metric] = (drawn - on_new - on_baseline, clean_new, on_baseline)
-        if harm is not None and harm.kind in ("errors", "latency"):
-            metric = ERRORS if harm.kind == "errors" else SLOW
-            stable_count, clean_new, on_baseline = rows[metric]
-            rows[metric] = (stable_count, clean_new + harmed, on_baseline)
-        per_cohort = np.zeros((*requests.shape, 3, 3), dtype=np.int64)
-        per_cohort[:, :, STABLE, REQUESTS] = stable
-        per_cohort[:, :, NEW, REQUESTS] = new
-        per_cohort[:, :, BASELINE, REQUESTS] = baseline
-        for metric, (on_stable, on_new, on_baseline) in rows.items():
-            per_cohort[:, :, STABLE, metric] = on_stable
-            per_cohort[:, :, NEW, metric] = on_new
-            per_cohort[:, :, BASELINE, metric] = on_baseline
-        self.counters[:, :-1] += np.add.reduceat(per_cohort, self._cohorts.segment_starts, axis=1)
+            rest = drawn - on_new
+            if baseline is not None:
+                on_baseline = self._harm.hypergeometric(baseline, stable, rest)
+                counts[:, :, BASELINE, metric] += on_baseline
+                rest = rest - on_baseline
+            counts[:, :, STABLE, metric] += rest
+            if harmed is not None and harmed.any():
+                on_new = self._harm.hypergeometric(new - harmed, harmed, on_new)  # errors of unharmed requests
+                if metric == visible:
+                    on_new = on_new + harmed
+            counts[:, :, NEW, metric] += on_new
 
     def _split_errors(self, new: np.ndarray, others: np.ndarray, drawn: np.ndarray) -> np.ndarray:
         """Which of ``drawn`` requests that erred anyway were among the ``new`` ones: hypergeometric."""
@@ -309,25 +335,26 @@ class DataPlane:
             return drawn.copy()
         return self._harm.hypergeometric(new, others, drawn)
 
-    def _count_copies(
-        self,
-        mirrored: np.ndarray,
-        hits_mirror: np.ndarray,
-        preview: np.ndarray,
-        hits_preview: np.ndarray,
-        harm: Harm | None,
-    ) -> None:
+    def _count_copies(self, mirrored: np.ndarray | None, preview: np.ndarray | None, harm: Harm | None) -> None:
         """Mirrored and test requests reach only the new version's telemetry (copies serve nobody)."""
-        if not mirrored.any() and not preview.any():
-            return
-        rates = self._baseline_rates
         visible = harm.kind if harm is not None else "silent"
-        mirrored_seg = np.add.reduceat(mirrored, self._cohorts.segment_starts, axis=1)
-        hits_seg = np.add.reduceat(hits_mirror, self._cohorts.segment_starts, axis=1)
-        for where, count, hits in ((np.s_[:, :-1], mirrored_seg, hits_seg), (np.s_[:, -1], preview, hits_preview)):
-            counters = self.counters[where]
-            counters[..., NEW, REQUESTS] += count
-            for metric, rate, kind in ((ERRORS, rates[0], "errors"), (SLOW, rates[1], "latency")):
-                extra = self._harm.binomial(count - hits, rate) + (hits if visible == kind else 0)
-                counters[..., NEW, metric] += extra
-            self.counters[where] = counters
+        if mirrored is not None:
+            hits = self._harm.binomial(mirrored, harm.probability[None, :]) if harm is not None else mirrored * 0
+            starts = self._cohorts.segment_starts
+            self._count_copy(
+                self.counters[:, :-1],
+                np.add.reduceat(mirrored, starts, axis=1),
+                np.add.reduceat(hits, starts, axis=1),
+                visible,
+            )
+        if preview is not None:
+            hits = self._harm.binomial(preview, harm.test_probability) if harm is not None else preview * 0
+            self._count_copy(self.counters[:, -1], preview, hits, visible)
+
+    def _count_copy(self, counters: np.ndarray, count: np.ndarray, hits: np.ndarray, visible: str) -> None:
+        counters[..., NEW, REQUESTS] += count
+        for metric, rate, kind in (
+            (ERRORS, self._baseline_rates[0], "errors"),
+            (SLOW, self._baseline_rates[1], "latency"),
+        ):
+            counters[..., NEW, metric] += self._harm.binomial(count - hits, rate) + (hits if visible == kind else 0)

@@ -220,7 +220,7 @@ class Bands:
         joins[r, segment, int(np.argmin(distance))] = True
         self._merge(joins)
 
-    def record(self, served: np.ndarray, harmed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def record(self, served: np.ndarray, harmed: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """Update distinct users from served and harmed requests, each (R, C, bands used).
 
         Returns the number of users harmed for the first time, per replication.
@@ -229,7 +229,7 @@ class Bands:
         users = self.users[:, :, :used]
         unexposed, unharmed = self.unexposed[:, :, :used], self.unharmed[:, :, :used]
         newly_harmed = np.zeros(len(served), dtype=np.int64)
-        if harmed.any():
+        if harmed is not None and harmed.any():
             hit = distinct(harmed, users, rng)
             first_harm = rng.hypergeometric(unharmed, users - unharmed, hit)
             fresh = rng.hypergeometric(unexposed, unharmed - unexposed, first_harm)
@@ -238,8 +238,8 @@ class Bands:
             newly_harmed = first_harm.sum(axis=(1, 2))
         # Harmed and unharmed requests of a user are independent (Poisson
         # thinning), so the unharmed ones land on users regardless of harm.
-        clean = served - harmed
-        if clean.any():
+        clean = served if harmed is None else served - harmed
+        if clean.any() and unexposed.any():
             hit = distinct(clean, users, rng)
             unexposed -= rng.hypergeometric(unexposed, users - unexposed, hit)
         return newly_harmed

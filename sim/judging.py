@@ -53,8 +53,13 @@ class _Entry:
         zeros = np.zeros(replications, dtype=np.int64)
         self.state = {field: zeros.copy() for field in _FIELDS}
         self.state["statistic"] = np.full(replications, np.nan)
+        self._rows: list[list] | None = None
+
+    def changed(self) -> None:
+        self._rows = None
 
     def start(self, r: int, now: float, fresh: bool) -> None:
+        self._rows = None
         if fresh or not self.running[r]:
             self.restarted[r] = True
             for field, values in self.state.items():
@@ -63,21 +68,23 @@ class _Entry:
         self.running[r] = True
 
     def stop(self, r: int) -> None:
+        self._rows = None
         self.running[r] = False
         self.next_due[r] = np.inf
 
     def view(self, r: int) -> JudgeView:
-        state = self.state
-        last = int(state["last"][r])
+        if self._rows is None:  # Python lists, made once per change: cheaper than numpy scalars per view
+            self._rows = [self.state[field].tolist() for field in _FIELDS] + [self.running.tolist()]
+        verdict, statistic, last, measurements, failures, inconclusive, running = (row[r] for row in self._rows)
         return JudgeView(
-            name=self.name,
-            verdict=VERDICTS[int(state["verdict"][r])],
-            statistic=float(state["statistic"][r]),
-            measurements=int(state["measurements"][r]),
-            failures=int(state["failures"][r]),
-            inconclusive=int(state["inconclusive"][r]),
-            last=VERDICTS[last] if last else None,
-            running=bool(self.running[r]),
+            self.name,
+            VERDICTS[verdict],
+            statistic,
+            measurements,
+            failures,
+            inconclusive,
+            VERDICTS[last] if last else None,
+            running,
         )
 
 
@@ -158,6 +165,7 @@ class JudgeBoard:
                 if values is not None:
                     entry.state[field][:] = values
             entry.restarted[:] = False
+            entry.changed()
             while due.any():
                 entry.next_due[due] += entry.interval
                 due &= now + 1e-9 >= entry.next_due

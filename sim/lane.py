@@ -109,6 +109,7 @@ class Lane:
         self._asked: list[Exposure | None] = [None] * replications  # the last checked exposure
         self._asked_exposed: list[Exposure | None] = [None] * replications
         self.error: str | None = None
+        self._default_style: RollbackStyle | None = None
         self.settled = False  # terminal, and its last tick drawn: the data plane stops
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -226,8 +227,10 @@ class Lane:
         own = getattr(self.strategies[r], "rollback", None)
         if isinstance(own, RollbackStyle):
             return own
-        default = self.scenario.rollback
-        return RollbackStyle(default.style, default.duration, tuple(default.steps), default.wait)
+        if self._default_style is None:
+            default = self.scenario.rollback
+            self._default_style = RollbackStyle(default.style, default.duration, tuple(default.steps), default.wait)
+        return self._default_style
 
     # -- ticks and scrapes -------------------------------------------------------------------
 

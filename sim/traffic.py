@@ -121,8 +121,9 @@ class Clock:
 
     def commons(self, end: float) -> Commons:
         requests = self._traffic.take(end)
-        errors = self._errors.binomial(requests, self._rates[0])
-        slow = self._errors.binomial(requests, self._rates[1])
-        commons = Commons(self._start, end, requests, errors, slow)
+        per_segment = np.add.reduceat(requests, self._cohorts.segment_starts, axis=1)
+        errors = self._errors.binomial(per_segment, self._rates[0])
+        slow = self._errors.binomial(per_segment, self._rates[1])
+        commons = Commons(self._start, end, requests, per_segment, errors, slow)
         self._start = end
         return commons
