@@ -120,7 +120,7 @@ class DataPlane:
         self._arms[r, 0] = values if exposure.baseline and serving else 0.0
         self._arms[r, 1] = values if mode == "mirror" else 0.0
         self._preview[r] = exposure.preview_rate if mode == "preview" else 0.0
-        on = any(values) and mode != "preview" or (mode == "preview" and exposure.preview_rate > 0)
+        on = exposure.preview_rate > 0 if mode == "preview" else any(values)
         if on and not self._on[r] and np.isnan(self._first_on[r]):
             self._first_on[r] = now
         if self._on[r] and not on:
