@@ -16,17 +16,29 @@ def parse_duration(text: object) -> float:
     Raises ValueError (never TypeError, so validators report it) for anything else,
     for negative durations and for infinite or NaN ones.
     """
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        seconds = float(text)
-    elif isinstance(text, str) and (match := _PATTERN.match(text)):
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-    else:
-        raise ValueError(f"{_EXPECTED}, got {text!r}")
+    try:
+        if isinstance(text, (int, float)) and not isinstance(text, bool):
+            seconds = float(text)
+        elif isinstance(text, str) and len(text) < 100 and (match := _PATTERN.match(text)):
+            seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        else:
+            raise ValueError(f"{_EXPECTED}, got {_short(text)}")
+    except OverflowError:  # an integer too large for a float
+        raise ValueError(f"a duration must be finite, got {_short(text)}") from None
     if not math.isfinite(seconds):
-        raise ValueError(f"a duration must be finite, got {text!r}")
+        raise ValueError(f"a duration must be finite, got {_short(text)}")
     if seconds < 0:
-        raise ValueError(f"a duration cannot be negative, got {text!r}")
+        raise ValueError(f"a duration cannot be negative, got {_short(text)}")
     return seconds
+
+
+def _short(value: object) -> str:
+    """The value as it may appear in a one-line error (long ones cut)."""
+    try:
+        text = repr(value)
+    except Exception:  # a plugin's object whose repr fails
+        return f"<{type(value).__name__}>"
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def format_duration(seconds: float, unit: str | None = None) -> str:

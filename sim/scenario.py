@@ -8,12 +8,14 @@ one) and has a default where one makes sense; durations accept ``"90s"``,
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -24,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.durations import parse_duration
+from sim.durations import _short, parse_duration
 
 Duration = Annotated[
     float,
@@ -42,6 +44,33 @@ Duration = Annotated[
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 _SHARE_TOLERANCE = 1e-6
 
+# Bounds that keep the engine inside the ranges where it is exact and fast (docs/scenarios.md lists them).
+DAY = 86400.0
+MAX_USERS = 999_999_999  # numpy's hypergeometric draws need fewer than 1e9 users on each side
+MAX_RATE = 1_000_000.0  # requests per second; see MAX_MINUTE
+MAX_MINUTE = 500_000_000  # expected requests in the busiest minute: Poisson counts stay below 1e9 (hypergeometric)
+MAX_HORIZON = 365 * DAY
+MIN_SCRAPE = 1.0  # seconds; the engine draws the data plane at every scrape
+MAX_WINDOW = 7 * DAY
+MAX_RESPONSE = 30 * DAY
+MAX_REPORTS = 10_000  # the k earliest reports are kept per replication
+MAX_REPLICATIONS = 100_000_000
+MAX_LIST = 100  # segments, spikes, gaps, strategies, judges
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
+
+
+def _plain_name(value: str) -> str:
+    """Names appear in tables, file names and JSON: no control characters, no path separators."""
+    if _FORBIDDEN.search(value):
+        raise ValueError(f"must not contain control characters, '/' or '\\', got {value!r}")
+    if len(value) > 100:
+        raise ValueError(f"must be at most 100 characters, got {len(value)}")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1), AfterValidator(_plain_name)]
+Seconds = Annotated[Duration, Field(le=MAX_HORIZON)]
+
 
 class ScenarioError(ValueError):
     """A scenario file that cannot be used; the message names the file and the field."""
@@ -55,9 +84,9 @@ class _Model(BaseModel):
 class Segment(_Model):
     """A group of users: internal staff, beta testers, a region, a platform."""
 
-    name: str = Field(min_length=1, description="unique segment name")
+    name: Name = Field(description="unique segment name")
     share: float = Field(gt=0.0, le=1.0, description="fraction of the users in this segment")
-    relative_rate: float = Field(1.0, gt=0.0, description="request rate of its users relative to others")
+    relative_rate: float = Field(1.0, gt=0.0, le=1e6, description="request rate of its users relative to others")
     utc_offset_hours: float = Field(0.0, ge=-12.0, le=14.0, description="shifts the daily curve (time zone)")
 
 
@@ -65,7 +94,7 @@ class RateClass(_Model):
     """Heavy and light users: a share of every segment with its own request rate."""
 
     share: float = Field(gt=0.0, le=1.0, description="fraction of users in this class")
-    relative_rate: float = Field(gt=0.0, description="request rate relative to the other classes")
+    relative_rate: float = Field(gt=0.0, le=1e6, description="request rate relative to the other classes")
 
 
 def _shares_add_up(items: list[Any]) -> list[Any]:
@@ -76,15 +105,17 @@ def _shares_add_up(items: list[Any]) -> list[Any]:
 
 
 class Population(_Model):
-    users: int = Field(gt=0, description="number of distinct users")
+    users: int = Field(gt=0, le=MAX_USERS, description="number of distinct users")
     segments: list[Segment] = Field(
         default_factory=lambda: [Segment(name="all", share=1.0)],
         min_length=1,
+        max_length=MAX_LIST,
         description="groups of users; shares add up to 1",
     )
     rate_classes: list[RateClass] = Field(
         default_factory=lambda: [RateClass(share=1.0, relative_rate=1.0)],
         min_length=1,
+        max_length=20,
         description="heavy and light users across all segments; shares add up to 1",
     )
 
@@ -106,26 +137,40 @@ class Population(_Model):
 class Spike(_Model):
     """A load spike: the traffic rate is multiplied for a while (a launch, a retry storm)."""
 
-    at: Duration = Field(description="start, from rollout start")
-    duration: Duration = Field(gt=0.0, description="how long it lasts")
-    multiplier: float = Field(gt=0.0, le=1000.0, description="factor on the rate while it lasts")
+    at: Seconds = Field(description="start, from rollout start")
+    duration: Seconds = Field(gt=0.0, description="how long it lasts")
+    multiplier: float = Field(gt=0.0, le=100.0, description="factor on the rate while it lasts")
 
 
 class Traffic(_Model):
-    rate: float = Field(gt=0.0, description="requests per second over the whole service, daily average")
-    daily_curve: list[Annotated[float, Field(ge=0.0)]] | None = Field(
+    rate: float = Field(gt=0.0, le=MAX_RATE, description="requests per second over the whole service, daily average")
+    daily_curve: list[Annotated[float, Field(ge=0.0, le=1e6)]] | None = Field(
         None,
         min_length=24,
         max_length=24,
         description="24 hourly multipliers of the rate (local time of each segment); scaled to mean 1",
     )
     start_hour: float = Field(0.0, ge=0.0, lt=24.0, description="UTC hour of day at which the rollout starts")
-    spikes: list[Spike] = Field(default_factory=list, description="load spikes (multipliers of the rate)")
+    spikes: list[Spike] = Field(
+        default_factory=list, max_length=MAX_LIST, description="load spikes (multipliers of the rate)"
+    )
 
     @model_validator(mode="after")
     def _curve_not_flat_zero(self) -> Traffic:
         if self.daily_curve is not None and sum(self.daily_curve) <= 0:
             raise ValueError("traffic.daily_curve must have at least one positive hour")
+        peak = 1.0 if self.daily_curve is None else 24 * max(self.daily_curve) / sum(self.daily_curve)
+        busiest = (
+            self.rate
+            * 60.0
+            * peak
+            * (1.0 + sum(spike.multiplier - 1.0 for spike in self.spikes if spike.multiplier > 1))
+        )
+        if busiest > MAX_MINUTE:
+            raise ValueError(
+                f"the busiest minute would hold about {busiest:.3g} requests; at most {MAX_MINUTE:.0e} keep the "
+                "engine's draws exact (lower traffic.rate, the daily curve's peak or the spikes)"
+            )
         return self
 
 
@@ -134,13 +179,13 @@ class Defect(_Model):
     kind: Literal["errors", "latency", "silent"] = Field(
         "errors", description="errors and latency show in telemetry; silent wrong answers do not"
     )
-    onset: Duration = Field(0.0, description="delay from rollout start until the defect is active")
+    onset: Seconds = Field(0.0, description="delay from rollout start until the defect is active")
     segment: str | None = Field(None, description="only users of this segment can be harmed (default: all)")
-    leak: Duration = Field(
+    leak: Seconds = Field(
         0.0, description="harm grows linearly from 0 at onset to `harm` over this uptime, like a leak (0: at once)"
     )
     min_load: float = Field(
-        0.0, ge=0.0, description="harm only while the service's expected rate (requests/s) is above this"
+        0.0, ge=0.0, le=1e9, description="harm only while the service's expected rate (requests/s) is above this"
     )
     persistent: bool = Field(
         False, description="harm outlives the rollback: harmed users keep being harmed until the horizon"
@@ -154,19 +199,21 @@ class Release(_Model):
 class Gap(_Model):
     """A monitoring outage: scrapes in [at, at + duration) are missing."""
 
-    at: Duration = Field(description="start, from rollout start")
-    duration: Duration = Field(gt=0.0, description="how long scrapes are missing")
+    at: Seconds = Field(description="start, from rollout start")
+    duration: Seconds = Field(gt=0.0, description="how long scrapes are missing")
 
 
 class ResponseTime(_Model):
     """How long a person takes to act: a mean, a distribution, and optionally slower outside working hours."""
 
-    mean: Duration = Field(description="mean response time")
+    mean: Duration = Field(le=MAX_RESPONSE, description="mean response time")
     distribution: Literal["fixed", "exponential", "lognormal"] = Field(
         "fixed", description="fixed: always the mean; exponential; lognormal with `sigma`"
     )
     sigma: float = Field(0.5, gt=0.0, le=5.0, description="lognormal shape (only with lognormal)")
-    night_mean: Duration | None = Field(None, description="mean outside working hours (default: the same)")
+    night_mean: Annotated[Duration, Field(le=MAX_RESPONSE)] | None = Field(
+        None, description="mean outside working hours (default: the same)"
+    )
     working_hours: tuple[Annotated[float, Field(ge=0.0, le=24.0)], Annotated[float, Field(ge=0.0, le=24.0)]] = Field(
         (9.0, 17.0), description="UTC hours [from, to) of the working day, each in [0, 24]"
     )
@@ -196,10 +243,10 @@ class Telemetry(_Model):
     baseline_slow_rate: Probability = Field(
         0.01, description="share of requests slower than the latency objective, on both versions"
     )
-    scrape_interval: Duration = Field(60.0, gt=0.0, description="how often metrics are collected")
-    scrape_lag: Duration = Field(0.0, description="delay before a scrape is visible to detectors")
+    scrape_interval: Duration = Field(60.0, ge=MIN_SCRAPE, le=DAY, description="how often metrics are collected")
+    scrape_lag: Duration = Field(0.0, le=DAY, description="delay before a scrape is visible to detectors")
     missing_scrapes: Probability = Field(0.0, description="chance that a scrape is missing (no data)")
-    gaps: list[Gap] = Field(default_factory=list, description="times when every scrape is missing")
+    gaps: list[Gap] = Field(default_factory=list, max_length=MAX_LIST, description="times when every scrape is missing")
 
 
 class Analysis(_Model):
@@ -208,9 +255,13 @@ class Analysis(_Model):
     enabled: bool = Field(True, description="strategies can consult it")
     max_error_rate: Probability = Field(0.01, description="a measurement fails above this error rate")
     max_slow_rate: Probability | None = Field(None, description="a measurement fails above this slow share")
-    failure_limit: int = Field(1, ge=0, description="the analysis fails when failures exceed this (cumulative)")
-    min_requests: int = Field(100, ge=1, description="fewer new-version requests in the window: inconclusive")
-    window: Duration = Field(60.0, gt=0.0, description="each measurement looks back this far")
+    failure_limit: int = Field(
+        1, ge=0, le=1_000_000, description="the analysis fails when failures exceed this (cumulative)"
+    )
+    min_requests: int = Field(
+        100, ge=1, le=10**12, description="fewer new-version requests in the window: inconclusive"
+    )
+    window: Duration = Field(60.0, gt=0.0, le=MAX_WINDOW, description="each measurement looks back this far")
 
 
 class ServiceAlert(_Model):
@@ -218,8 +269,8 @@ class ServiceAlert(_Model):
 
     enabled: bool = Field(True, description="watches every strategy, big-bang included")
     max_error_rate: Probability = Field(0.01, description="fires when the service error rate stays above this")
-    window: Duration = Field(300.0, gt=0.0, description="rate computed over this window")
-    for_: Duration = Field(120.0, alias="for", description="the condition must hold this long")
+    window: Duration = Field(300.0, gt=0.0, le=MAX_WINDOW, description="rate computed over this window")
+    for_: Duration = Field(120.0, alias="for", le=MAX_WINDOW, description="the condition must hold this long")
     response: Response = Field(
         default_factory=lambda: ResponseTime(mean=300.0),
         description="time from alert to the start of a rollback (on-call)",
@@ -231,8 +282,8 @@ class UserReports(_Model):
 
     enabled: bool = Field(True, description="people report harm done to them")
     report_probability: Probability = Field(0.05, description="chance a harmed user reports it")
-    delay: Duration = Field(1800.0, gt=0.0, description="mean delay from harm to report (exponential)")
-    reports_needed: int = Field(5, ge=1, description="reports that make support escalate")
+    delay: Duration = Field(1800.0, gt=0.0, le=MAX_RESPONSE, description="mean delay from harm to report (exponential)")
+    reports_needed: int = Field(5, ge=1, le=MAX_REPORTS, description="reports that make support escalate")
     response: Response = Field(
         default_factory=lambda: ResponseTime(mean=900.0), description="time from escalation to the start of a rollback"
     )
@@ -250,9 +301,11 @@ class Rollback(_Model):
     style: Literal["instant", "redeploy", "gradual"] = Field(
         "redeploy", description="instant: at once; redeploy: after `duration`; gradual: down `steps`, `wait` each"
     )
-    duration: Duration = Field(30.0, description="redeploy: from rollback start until the new version serves nothing")
-    steps: list[Probability] = Field(default_factory=list, description="gradual: shares on the way down")
-    wait: Duration = Field(60.0, gt=0.0, description="gradual: time at each step")
+    duration: Seconds = Field(30.0, description="redeploy: from rollback start until the new version serves nothing")
+    steps: list[Probability] = Field(
+        default_factory=list, max_length=MAX_LIST, description="gradual: shares on the way down"
+    )
+    wait: Seconds = Field(60.0, gt=0.0, description="gradual: time at each step")
 
 
 def split_file_reference(reference: str) -> tuple[str, str] | None:
@@ -269,14 +322,16 @@ class JudgeSpec(_Model):
 
 
 class StrategySpec(_Model):
-    name: str = Field(min_length=1, description="label in results")
+    name: Name = Field(description="label in results")
     use: str | None = Field(
         None,
         description="installed strategy name, or path/to/file.py:ClassName (relative to the scenario file)",
     )
     params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the strategy")
-    judges: dict[str, JudgeSpec] | None = Field(
-        None, description="the strategy's judges by name (default: `analysis` from detection.analysis)"
+    judges: dict[Name, JudgeSpec] | None = Field(
+        None,
+        max_length=MAX_LIST,
+        description="the strategy's judges by name (default: `analysis` from detection.analysis)",
     )
 
     @property
@@ -290,15 +345,17 @@ class Sweep(_Model):
     grid: dict[str, list[Any]] = Field(
         min_length=1, description="PATH -> values, e.g. 'strategies.canary.bake' = ['5m', '10m']"
     )
-    replications: int | None = Field(None, ge=1, description="replications per grid point (default: the scenario's)")
+    replications: int | None = Field(
+        None, ge=1, le=MAX_REPLICATIONS, description="replications per grid point (default: the scenario's)"
+    )
 
 
 class Scenario(_Model):
-    name: str = Field(min_length=1, description="label in results and report file names")
-    description: str = Field("", description="one line")
-    horizon: Duration = Field(86400.0, gt=0.0, description="simulated time after which runs stop")
-    seed: int = Field(0, ge=0, description="root seed of every replication")
-    replications: int = Field(100, ge=1, description="replications for compare")
+    name: Name = Field(description="label in results and report file names")
+    description: str = Field("", max_length=1000, description="one line")
+    horizon: Duration = Field(86400.0, gt=0.0, le=MAX_HORIZON, description="simulated time after which runs stop")
+    seed: int = Field(0, ge=0, lt=2**63, description="root seed of every replication")
+    replications: int = Field(100, ge=1, le=MAX_REPLICATIONS, description="replications for compare")
     population: Population
     traffic: Traffic
     release: Release = Field(default_factory=Release)
@@ -306,7 +363,7 @@ class Scenario(_Model):
     detection: Detection = Field(default_factory=Detection)
     rollback: Rollback = Field(default_factory=Rollback)
     people: People = Field(default_factory=People)
-    strategies: list[StrategySpec] = Field(min_length=1, description="the strategies to compare")
+    strategies: list[StrategySpec] = Field(min_length=1, max_length=MAX_LIST, description="the strategies to compare")
     sweep: Sweep | None = None
     _source: str = PrivateAttr("<scenario>")  # the file it came from, for error messages
 
@@ -330,6 +387,11 @@ class Scenario(_Model):
         return self.release.defect is None
 
 
+def _one_line(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:300]
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
@@ -342,7 +404,7 @@ def _describe(error: dict[str, Any]) -> str:
         return "required field is missing"
     shown = error.get("input")
     if error["type"] not in {"value_error", "model_type"} and not isinstance(shown, (dict, list)):
-        message += f", got {shown!r}"
+        message += f", got {_short(shown)}"
     return message
 
 
@@ -385,8 +447,10 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as error:
         raise ScenarioError(f"{path}: cannot read: {error}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ScenarioError(f"{path}: not valid TOML: {error}") from None
+    except (tomllib.TOMLDecodeError, ValueError) as error:  # ValueError: e.g. an integer of 5,000 digits
+        raise ScenarioError(f"{path}: not valid TOML: {_one_line(error)}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: not valid TOML: nested too deeply") from None
     return _relative_to(scenario_from_dict(data, source=str(path)), path.parent)
 
 
