@@ -22,17 +22,17 @@ def parse_duration(text: object) -> float:
         elif isinstance(text, str) and len(text) < 100 and (match := _PATTERN.match(text)):
             seconds = float(match.group(1)) * _UNITS[match.group(2)]
         else:
-            raise ValueError(f"{_EXPECTED}, got {_short(text)}")
+            raise ValueError(f"{_EXPECTED}, got {short_repr(text)}")
     except OverflowError:  # an integer too large for a float
-        raise ValueError(f"a duration must be finite, got {_short(text)}") from None
+        raise ValueError(f"a duration must be finite, got {short_repr(text)}") from None
     if not math.isfinite(seconds):
-        raise ValueError(f"a duration must be finite, got {_short(text)}")
+        raise ValueError(f"a duration must be finite, got {short_repr(text)}")
     if seconds < 0:
-        raise ValueError(f"a duration cannot be negative, got {_short(text)}")
+        raise ValueError(f"a duration cannot be negative, got {short_repr(text)}")
     return seconds
 
 
-def _short(value: object) -> str:
+def short_repr(value: object) -> str:
     """The value as it may appear in a one-line error (long ones cut)."""
     try:
         text = repr(value)

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.durations import _short, parse_duration
+from sim.durations import parse_duration, short_repr
 
 Duration = Annotated[
     float,
@@ -404,7 +404,7 @@ def _describe(error: dict[str, Any]) -> str:
         return "required field is missing"
     shown = error.get("input")
     if error["type"] not in {"value_error", "model_type"} and not isinstance(shown, (dict, list)):
-        message += f", got {_short(shown)}"
+        message += f", got {short_repr(shown)}"
     return message
 
 
