@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
@@ -17,6 +20,7 @@ from sim.catalog import bundled_scenarios, resolve_scenario
 from sim.durations import parse_duration
 from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run
+from sim.guard import real_exit, set_budget
 from sim.plugins import PluginError, check_strategies, installed_judges, installed_strategies
 from sim.render import (
     comparison_table,
@@ -90,8 +94,22 @@ class _Commands(click.Group):
 
 @click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="rollout-sim")
-def cli() -> None:
-    """How safe is our rollout, really? Simulate rollout strategies side by side."""
+@click.option(
+    "--plugin-timeout",
+    type=click.FloatRange(min=0.01, max=86400.0),
+    metavar="SECONDS",
+    help="Wall-clock budget of one plugin call (default 5; env ROLLOUT_SIM_PLUGIN_TIMEOUT).",
+)
+def cli(plugin_timeout: float | None) -> None:
+    """How safe is our rollout, really? Simulate rollout strategies side by side.
+
+    The words and measures are explained in docs/concepts.md. A plugin (strategy or judge) that
+    raises, returns something invalid or runs past its budget is named in one line; the other
+    strategies still run and the exit code is 1.
+    """
+    if plugin_timeout is not None:
+        set_budget(plugin_timeout)
+        os.environ["ROLLOUT_SIM_PLUGIN_TIMEOUT"] = str(plugin_timeout)  # worker processes too
 
 
 @cli.command("compare")
@@ -114,29 +132,64 @@ def compare_command(
     loaded = as_scenario(scenario)
     total = replications or loaded.replications
     console = Console(stderr=True)
-    with _progress_bar(console) as bar:
-        task = bar.add_task("runs", total=None)
-        result = compare(
-            loaded,
-            seed=seed,
-            replications=total,
-            strategies=strategies,
-            progress=lambda done, runs: bar.update(task, completed=done, total=runs),
-            workers=workers,
-        )
-    _finish(result, as_json, lambda out: (out.print(comparison_table(result)), out.print(outcome_table(result))))
+    with _json_output(as_json) as out:
+        with _progress_bar(console) as bar:
+            task = bar.add_task("runs", total=None)
+            result = compare(
+                loaded,
+                seed=seed,
+                replications=total,
+                strategies=strategies,
+                progress=lambda done, runs: bar.update(task, completed=done, total=runs),
+                workers=workers,
+            )
+        _finish(result, out, lambda out: (out.print(comparison_table(result)), out.print(outcome_table(result))))
 
 
-def _finish(result: Comparison | RunResult, as_json: bool, show: Callable[[Console], object]) -> None:
-    """Print a result as JSON or tables; a strategy that failed while running is named and exits 1."""
+def _finish(result: Comparison | RunResult, out: TextIO | None, show: Callable[[Console], object]) -> None:
+    """Print a result as JSON (to ``out``) or tables; a strategy that failed while running is named
+    and exits 1."""
     for message in result.errors.values():
         click.echo(f"rollout-sim: {message}", err=True)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))
+    if out is not None:
+        out.write(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n")
+        out.flush()
     else:
         show(Console())
     if result.errors:
         sys.exit(1)
+
+
+@contextlib.contextmanager
+def _json_output(enabled: bool) -> Iterator[TextIO | None]:
+    """With ``--json``, stdout is kept for the document alone: whatever plugins print (or close)
+    goes to a copy of stderr, and the JSON is written to a private copy of the real stdout."""
+    if not enabled:
+        yield None
+        return
+    sys.stdout.flush()
+    try:
+        real = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test runner's buffer)
+        real = None
+    if real is None:
+        document, sys.stdout = sys.stdout, sys.stderr
+        try:
+            yield document
+        finally:
+            sys.stdout = document
+        return
+    saved_fd = os.dup(real)
+    os.dup2(sys.stderr.fileno(), real)  # C code and subprocesses writing to fd 1 reach stderr too
+    document, plugins_stdout = os.fdopen(saved_fd, "w"), os.fdopen(os.dup(sys.stderr.fileno()), "w")
+    previous, sys.stdout = sys.stdout, plugins_stdout
+    try:
+        yield document
+    finally:
+        sys.stdout = previous
+        with contextlib.suppress(OSError, ValueError):
+            document.flush()
+            os.dup2(saved_fd, real)
 
 
 def _progress_bar(console: Console) -> Progress:
@@ -171,15 +224,16 @@ def run_command(
 ) -> None:
     """One replication of each strategy: a timeline of its control steps, then its measures."""
     spacing = _duration_option("--every", every)
-    result = run(scenario, seed=seed, replication=replication, strategies=strategies, every=spacing)
+    with _json_output(as_json) as out:
+        result = run(scenario, seed=seed, replication=replication, strategies=strategies, every=spacing)
 
-    def show(out: Console) -> None:
-        for name, frame in result.timeline.groupby("strategy", sort=False):
-            out.print(timeline_table(name, frame))
-        if len(result.measures):
-            out.print(measures_table(result.measures))
+        def show(console: Console) -> None:
+            for name, frame in result.timeline.groupby("strategy", sort=False):
+                console.print(timeline_table(name, frame))
+            if len(result.measures):
+                console.print(measures_table(result.measures))
 
-    _finish(result, as_json, show)
+        _finish(result, out, show)
 
 
 def _duration_option(flag: str, text: str | None) -> float | None:
@@ -306,4 +360,14 @@ def _first_comment(path: Any) -> str:
 
 
 def main() -> None:
-    cli.main(prog_name="rollout-sim")
+    code = 0
+    try:
+        cli.main(prog_name="rollout-sim")
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        real_exit(code)  # a plugin left a thread running: the results are out, do not wait for it
+    sys.exit(code)

@@ -24,7 +24,7 @@ from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 
-from sim.durations import parse_duration
+from sim.durations import parse_duration, short_repr
 
 Unit = Literal["request", "user", "instance"]
 Mode = Literal["serve", "mirror", "preview"]
@@ -37,10 +37,16 @@ MIN_WAIT = 1e-3
 
 
 def _is_number(value: object) -> bool:
+    """A real number that fits a float (not NaN; an int of 400 digits does not fit)."""
     kind = type(value)
-    if kind is float or kind is int:  # the common case, without the slower ABC check
+    if kind is float:  # the common case, without the slower ABC check
         return value == value
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        return False
+    try:
+        return not math.isnan(float(value))
+    except (OverflowError, TypeError, ValueError):
+        return False
 
 
 def _seconds(name: str, value: object) -> float:
@@ -113,24 +119,24 @@ class Exposure(NamedTuple):
     def problem(self, segments: Sequence[str] | None = None) -> str | None:
         """Why this exposure cannot be applied (to a population with ``segments``), or None."""
         if self.unit is not None and self.unit not in UNITS:
-            return f"unit must be one of {', '.join(UNITS)}, got {self.unit!r}"
+            return f"unit must be one of {', '.join(UNITS)}, got {short_repr(self.unit)}"
         if self.mode not in MODES:
-            return f"mode must be one of {', '.join(MODES)}, got {self.mode!r}"
+            return f"mode must be one of {', '.join(MODES)}, got {short_repr(self.mode)}"
         if not isinstance(self.shares, tuple) or not self.shares:
             return "an exposure needs at least one share"
         limit = 0.5 if self.baseline else 1.0
         for name, share in self.shares:
             if not (_is_number(share) and 0.0 <= share <= limit):
                 what = "weight" if name == EVERY_SEGMENT else f"share of {name!r}"
-                return f"{what} must be a number between 0 and {limit:g}, got {share!r}"
+                return f"{what} must be a number between 0 and {limit:g}, got {short_repr(share)}"
             if segments is not None and name != EVERY_SEGMENT and name not in segments:
                 return f"unknown segment {name!r}; the scenario has {', '.join(segments)}"
         if self.unit == "instance" and not (isinstance(self.instances, int) and 1 <= self.instances <= 100_000):
-            return f"unit 'instance' needs instances between 1 and 100000, got {self.instances!r}"
+            return f"unit 'instance' needs instances between 1 and 100000, got {short_repr(self.instances)}"
         if not (_is_number(self.preview_rate) and 0.0 <= self.preview_rate <= 1e6):
-            return f"preview_rate must be between 0 and 1e6 requests per second, got {self.preview_rate!r}"
+            return f"preview_rate must be between 0 and 1e6 requests per second, got {short_repr(self.preview_rate)}"
         if not isinstance(self.baseline, bool):
-            return f"baseline must be true or false, got {self.baseline!r}"
+            return f"baseline must be true or false, got {short_repr(self.baseline)}"
         return None
 
 
@@ -163,13 +169,13 @@ class RollbackStyle:
 
     def problem(self) -> str | None:
         if self.kind not in ("instant", "redeploy", "gradual"):
-            return f"rollback style must be instant, redeploy or gradual, got {self.kind!r}"
+            return f"rollback style must be instant, redeploy or gradual, got {short_repr(self.kind)}"
         if not (_is_number(self.duration) and 0.0 <= self.duration < math.inf):
-            return f"rollback duration must be a finite number of seconds >= 0, got {self.duration!r}"
+            return f"rollback duration must be a finite number of seconds >= 0, got {short_repr(self.duration)}"
         if not all(_is_number(s) and 0.0 <= s <= 1.0 for s in self.steps):
             return f"gradual rollback steps must be shares in [0, 1], got {list(self.steps)!r}"
         if not (_is_number(self.wait) and MIN_WAIT <= self.wait < math.inf):
-            return f"gradual rollback wait must be at least {MIN_WAIT} s and finite, got {self.wait!r}"
+            return f"gradual rollback wait must be at least {MIN_WAIT} s and finite, got {short_repr(self.wait)}"
         return None
 
 
@@ -237,10 +243,10 @@ class Decision(NamedTuple):
     def problem(self, segments: Sequence[str] | None = None, check_exposure: bool = True) -> str | None:
         """Why this decision cannot be applied, or None."""
         if self.action not in ("continue", "pause", "rollback", "done"):
-            return f"action must be continue, pause, rollback or done, got {self.action!r}"
+            return f"action must be continue, pause, rollback or done, got {short_repr(self.action)}"
         if self.exposure is not None and check_exposure:
             if not isinstance(self.exposure, Exposure):
-                return f"exposure must be a sim.Exposure, got {self.exposure!r}"
+                return f"exposure must be a sim.Exposure, got {short_repr(self.exposure)}"
             problem = self.exposure.problem(segments)
             if problem:
                 return problem
@@ -248,13 +254,14 @@ class Decision(NamedTuple):
             if self.exposure is None:
                 return "a continue decision needs an exposure"
             if not (_is_number(self.wait) and MIN_WAIT <= self.wait < math.inf):
-                return f"wait must be a positive number of seconds (at least {MIN_WAIT}) and finite, got {self.wait!r}"
+                shown = short_repr(self.wait)
+                return f"wait must be a positive number of seconds (at least {MIN_WAIT}) and finite, got {shown}"
         for names in (self.judges or (), self.reset):
             if not all(isinstance(name, str) for name in names):
-                return f"judge names must be strings, got {names!r}"
+                return f"judge names must be strings, got {short_repr(names)}"
         if self.style is not None:
             if not isinstance(self.style, RollbackStyle):
-                return f"style must be a sim.RollbackStyle, got {self.style!r}"
+                return f"style must be a sim.RollbackStyle, got {short_repr(self.style)}"
             return self.style.problem()
         return None
 
@@ -463,7 +470,7 @@ class Verdicts:
         for name in ("verdict", "statistic", "last", "measurements", "failures"):
             value = getattr(self, name)
             if not isinstance(value, np.ndarray) or value.shape != (replications,):
-                return f"Verdicts.{name} must be a numpy array of shape ({replications},), got {value!r}"
+                return f"Verdicts.{name} must be a numpy array of shape ({replications},), got {short_repr(value)}"
         if not np.isin(self.verdict, (0, 1, 2, 3)).all() or not np.isin(self.last, (0, 1, 2, 3)).all():
             return "Verdicts.verdict and .last must hold codes 0..3"
         return None

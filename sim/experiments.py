@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 
 from sim.catalog import resolve_scenario
 from sim.engine import Priority, at
@@ -48,7 +49,16 @@ def select_strategies(scenario: Scenario, names: Sequence[str] | None) -> list[S
     if not names:
         return list(scenario.strategies)
     by_name = {spec.name: spec for spec in scenario.strategies}
-    return [by_name.get(name) or StrategySpec(name=_label(name), use=name) for name in names]
+    specs = []
+    for name in names:
+        if name in by_name:
+            specs.append(by_name[name])
+            continue
+        try:
+            specs.append(StrategySpec(name=_label(name), use=name))
+        except ValidationError:
+            raise ScenarioError(f"--strategy: expected a strategy name or path/file.py:Class, got {name!r}") from None
+    return specs
 
 
 def _label(reference: str) -> str:

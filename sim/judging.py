@@ -15,15 +15,15 @@ from collections.abc import Callable
 import numpy as np
 
 from sim.contract import VERDICTS, Arm, Judge, JudgeData, JudgeView, Verdicts
-from sim.durations import parse_duration
-from sim.plugins import PluginError
+from sim.durations import parse_duration, short_repr
+from sim.guard import PluginError, guarded
 from sim.telemetry import BASELINE, ERRORS, NEW, REQUESTS, SLOW, STABLE, TelemetryLog, scrapes_in
 
 _FIELDS = ("verdict", "statistic", "last", "measurements", "failures", "inconclusive")
 
 
 def _timing(judge: Judge, name: str, default: float) -> float:
-    value = getattr(judge, name, default)
+    value = guarded(name, getattr, judge, name, default)
     try:
         seconds = parse_duration(value)
     except ValueError as error:
@@ -173,12 +173,9 @@ class JudgeBoard:
         return woken
 
     def _call(self, entry: _Entry, data: JudgeData) -> Verdicts:
-        try:
-            verdicts = entry.judge.measure(data)
-        except Exception as error:
-            raise PluginError(f"{entry.label} raised {type(error).__name__}: {error}") from error
-        if not isinstance(verdicts, Verdicts):
-            raise PluginError(f"{entry.label} returned {verdicts!r}, expected a sim.Verdicts")
+        verdicts = guarded(entry.label, entry.judge.measure, data)
+        if type(verdicts) is not Verdicts:
+            raise PluginError(f"{entry.label} returned {short_repr(verdicts)}, expected a sim.Verdicts")
         problem = verdicts.problem(self.replications)
         if problem:
             raise PluginError(f"{entry.label} returned bad verdicts: {problem}")

@@ -24,9 +24,10 @@ import simpy
 
 from sim.contract import Alert, Decision, Exposure, Judge, Observation, RollbackStyle, Strategy, VersionStats
 from sim.dataplane import Commons, DataPlane, Harm, Span
+from sim.durations import short_repr
+from sim.guard import PluginError, guarded
 from sim.judging import JudgeBoard
 from sim.people import People
-from sim.plugins import PluginError
 from sim.population import Cohorts
 from sim.scenario import Scenario
 from sim.telemetry import ARMS, TelemetryLog, scrapes_in, stats
@@ -187,13 +188,10 @@ class Lane:
 
     def ask(self, r: int) -> Decision:
         """The strategy's decision, checked; a plugin's failure names the plugin."""
-        strategy = self.strategies[r]
-        try:
-            decision = strategy.decide(self.observe(r))
-        except (Exception, SystemExit) as error:  # a plugin's bug must name the plugin, not end the comparison
-            raise PluginError(f"strategy {self.name!r} raised {type(error).__name__}: {error}") from error
+        decision = guarded(f"strategy {self.name!r}", self.strategies[r].decide, self.observe(r))
         if type(decision) is not Decision:  # a subclass could change what the engine relies on
-            raise PluginError(f"strategy {self.name!r} returned {decision!r}, expected a sim.Decision (not a subclass)")
+            shown = short_repr(decision)
+            raise PluginError(f"strategy {self.name!r} returned {shown}, expected a sim.Decision (not a subclass)")
         # An exposure equal to the one in force was checked when it was set.
         same = decision.exposure is not None and decision.exposure == self._asked[r]
         problem = Decision.problem(decision, self.segments, check_exposure=not same)  # a subclass cannot skip it
@@ -224,7 +222,7 @@ class Lane:
     def rollback_style(self, r: int, chosen: RollbackStyle | None) -> RollbackStyle:
         if chosen is not None:
             return chosen
-        own = getattr(self.strategies[r], "rollback", None)
+        own = guarded(f"strategy {self.name!r}", getattr, self.strategies[r], "rollback", None)
         if isinstance(own, RollbackStyle):
             return own
         if self._default_style is None:

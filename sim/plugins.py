@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from sim.contract import UNITS, Judge, Strategy
-from sim.durations import parse_duration
+from sim.durations import parse_duration, short_repr
+from sim.guard import PluginError, guarded
 from sim.scenario import JudgeSpec, Scenario, ScenarioError, StrategySpec, split_file_reference
 
 GROUP = "rollout_sim.strategies"
@@ -41,10 +42,6 @@ class _DurationMarker:
 
 Duration = Annotated[float, _DurationMarker()]
 """Annotate a plugin's constructor param with this: the engine passes seconds for ``"10m"`` or ``600``."""
-
-
-class PluginError(RuntimeError):
-    """A strategy or judge that cannot be found, built, or run; the message names it."""
 
 
 @functools.cache
@@ -81,10 +78,7 @@ def _load(reference: str, group: str, kind: str, method: str) -> type:
         if not found:
             names = ", ".join(ep.name for ep in _entry_points(group)) or "none (is rollout-sim installed?)"
             raise PluginError(f"unknown {kind} {reference!r}; installed: {names}")
-        try:
-            loaded = found[0].load()
-        except (Exception, SystemExit) as error:
-            raise PluginError(f"{kind} {reference!r} failed to import: {type(error).__name__}: {error}") from None
+        loaded = _import(kind, reference, found[0].load)
     if not inspect.isclass(loaded) or not callable(getattr(loaded, method, None)):
         raise PluginError(f"{kind} {reference!r} is not a class with a {method}() method")
     return loaded
@@ -103,14 +97,22 @@ def _load_from_path(reference: str, kind: str) -> Any:
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         try:
-            spec.loader.exec_module(module)
-        except (Exception, SystemExit) as error:  # a plugin calling sys.exit() must not end rollout-sim
+            _import(kind, reference, spec.loader.exec_module, module)
+        except PluginError:
             del sys.modules[module_name]
-            raise PluginError(f"{kind} {reference!r} failed to import: {type(error).__name__}: {error}") from None
+            raise
     module = sys.modules[module_name]
     if not hasattr(module, class_name):
         raise PluginError(f"{kind} {reference!r}: {path_text} has no {class_name!r}")
     return getattr(module, class_name)
+
+
+def _import(kind: str, reference: str, load: Callable[..., Any], *args: Any) -> Any:
+    """Run a plugin's import, contained (a plugin calling sys.exit() must not end rollout-sim)."""
+    try:
+        return guarded(f"{kind} {reference!r}", load, *args)
+    except PluginError as error:
+        raise PluginError(str(error).replace(" raised ", " failed to import: ", 1)) from None
 
 
 def _is_duration(annotation: Any) -> bool:
@@ -176,11 +178,12 @@ def _builder(cls: type, params: dict[str, Any], label: str) -> Callable[[], Any]
 
     def build() -> Any:
         try:
-            return cls(**_copy(converted))
-        except Exception as error:  # whatever a plugin's constructor raises, name the plugin
-            raise PluginError(f"{label}: bad params: {error}") from None
-        except SystemExit as error:
-            raise PluginError(f"{label}: called SystemExit({error.code!r}) while being built") from None
+            return guarded(label, cls, **_copy(converted))
+        except PluginError as error:  # whatever a plugin's constructor raises, name the plugin
+            text = str(error).replace(f"{label} raised ", f"{label}: bad params: ", 1)
+            for plain in ("ValueError: ", "TypeError: "):  # the usual way to refuse params: no need to say so
+                text = text.replace(f"bad params: {plain}", "bad params: ", 1)
+            raise PluginError(text) from None
 
     build()
     return build
@@ -190,9 +193,9 @@ def strategy_factory(spec: StrategySpec) -> Callable[[], Strategy]:
     """A function that builds a fresh strategy for each replication; building one now validates the params."""
     label = f"strategy {spec.name!r} ({spec.plugin})"
     build = _builder(load_strategy_class(spec.plugin), spec.params, label)
-    unit = getattr(build(), "unit", "request")
-    if unit not in UNITS:
-        raise PluginError(f"{label}: unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    unit = guarded(label, getattr, build(), "unit", "request")
+    if not isinstance(unit, str) or unit not in UNITS:
+        raise PluginError(f"{label}: unit must be one of {', '.join(UNITS)}, got {short_repr(unit)}")
     return build
 
 
@@ -207,7 +210,7 @@ def judge_factory(spec: JudgeSpec, label: str) -> Callable[[], Judge]:
     build = _builder(cls, spec.params, label)
     judge = build()
     for name in ("window", "interval", "initial_delay"):
-        value = getattr(judge, name, None)
+        value = guarded(label, getattr, judge, name, None)
         try:
             seconds = None if value is None else parse_duration(value)
         except ValueError as error:

@@ -1,0 +1,160 @@
+"""Containment of plugin code: whatever a strategy or judge does, it is named in one line and stopped.
+
+Every call into a plugin (import, constructor, ``decide``, ``measure``) goes
+through ``guarded``:
+
+- anything it raises, ``SystemExit`` and other ``BaseException`` subclasses
+  included, becomes a ``PluginError`` naming the plugin, with a message that
+  is printable even when the exception's own ``__str__`` fails. A
+  ``KeyboardInterrupt`` is the user's Ctrl-C and still stops the run;
+- ``os._exit`` called from it raises instead of ending the process;
+- a call that does not return within ``budget()`` seconds of wall-clock time
+  is stopped: a watchdog thread raises ``PluginTimeout`` inside it (a signal
+  in the main thread, which also wakes a sleeping plugin; an asynchronous
+  exception in other threads, which stops pure-Python loops).
+
+The budget is ``DEFAULT_BUDGET`` seconds, or ``ROLLOUT_SIM_PLUGIN_TIMEOUT``
+(seconds) from the environment, or ``set_budget()``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+DEFAULT_BUDGET = 5.0
+_REAL_EXIT = os._exit
+
+
+class PluginError(RuntimeError):
+    """A strategy or judge that cannot be found, built, or run; the message names it."""
+
+
+class PluginTimeout(BaseException):
+    """Raised inside a plugin call that ran past its wall-clock budget."""
+
+
+_budget: float | None = None
+_active: dict[int, float] = {}  # thread id -> deadline of the plugin call it is in
+_fired: set[int] = set()
+_lock = threading.Lock()
+_watchdog: threading.Thread | None = None
+
+
+def budget() -> float:
+    """Seconds a single plugin call may take."""
+    if _budget is not None:
+        return _budget
+    try:
+        value = float(os.environ.get("ROLLOUT_SIM_PLUGIN_TIMEOUT", DEFAULT_BUDGET))
+    except ValueError:
+        return DEFAULT_BUDGET
+    return value if 0 < value < 1e6 else DEFAULT_BUDGET
+
+
+def set_budget(seconds: float | None) -> None:
+    """Change the per-call budget for this process (None: back to the default)."""
+    global _budget
+    _budget = seconds
+
+
+def describe(error: BaseException) -> str:
+    """``TypeName: message`` in one line, even when the exception cannot be printed."""
+    try:
+        text = str(error)
+    except BaseException:
+        text = "<unprintable>"
+    text = " ".join(text.split())[:300]
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def guarded(label: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``call(*args, **kwargs)`` with the plugin contained; errors name ``label``."""
+    thread = threading.get_ident()
+    if thread in _active:  # a plugin calling the engine calling a plugin: one budget
+        return call(*args, **kwargs)
+    _arm()
+    _fired.discard(thread)
+    _active[thread] = time.monotonic() + budget()
+    try:
+        return call(*args, **kwargs)
+    except PluginTimeout:
+        raise PluginError(f"{label} did not return within {budget():g} s (a plugin call's budget)") from None
+    except KeyboardInterrupt:
+        raise
+    except PluginError:
+        raise
+    except BaseException as error:
+        raise PluginError(f"{label} raised {describe(error)}") from None
+    finally:
+        _active.pop(thread, None)
+
+
+def _refuse_exit(code: int = 0) -> None:
+    """``os._exit`` while this module is loaded: refused inside a plugin call, real elsewhere."""
+    if threading.get_ident() in _active:
+        raise SystemExit(f"os._exit({code}) called by a plugin")
+    _REAL_EXIT(code)
+
+
+def real_exit(code: int) -> None:
+    """End the process now (after the results are out), whatever threads a plugin left running."""
+    _REAL_EXIT(code)
+
+
+def _arm() -> None:
+    """Start the watchdog (once) and, in the main thread, the handler it signals."""
+    global _watchdog
+    if _watchdog is not None:
+        return
+    with _lock:
+        if _watchdog is not None:
+            return
+        if threading.current_thread() is threading.main_thread():
+            try:
+                if signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None):
+                    signal.signal(signal.SIGALRM, _on_alarm)
+            except (ValueError, OSError, AttributeError):  # no SIGALRM here (Windows)
+                pass
+        os._exit = _refuse_exit
+        _watchdog = threading.Thread(target=_watch, name="rollout-sim plugin watchdog", daemon=True)
+        _watchdog.start()
+
+
+def _forget_watchdog() -> None:
+    """A forked child has no watchdog thread (threads do not survive fork): arm again when needed."""
+    global _watchdog
+    _watchdog = None
+    _active.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_watchdog)
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    deadline = _active.get(threading.get_ident())
+    if deadline is not None and time.monotonic() > deadline:
+        raise PluginTimeout
+
+
+def _watch() -> None:
+    main = threading.main_thread().ident
+    while True:
+        time.sleep(0.1)
+        now = time.monotonic()
+        for thread, deadline in list(_active.items()):
+            if now <= deadline or thread in _fired:
+                continue
+            _fired.add(thread)
+            if thread == main and signal.getsignal(signal.SIGALRM) is _on_alarm:
+                signal.pthread_kill(thread, signal.SIGALRM)  # also wakes a sleeping plugin
+            else:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread), ctypes.py_object(PluginTimeout))
