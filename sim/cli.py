@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TextIO
@@ -17,9 +18,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sim.catalog import bundled_scenarios, resolve_scenario
-from sim.durations import parse_duration
+from sim.cost import Work, estimate, scaled
+from sim.durations import format_duration, parse_duration
 from sim.executors import make_executor
-from sim.experiments import as_scenario, compare, run
+from sim.experiments import as_scenario, compare, run, select_strategies
 from sim.guard import real_exit, set_budget
 from sim.plugins import PluginError, check_strategies, installed_judges, installed_strategies
 from sim.render import (
@@ -66,6 +68,9 @@ strategy_option = click.option(
 )
 workers_option = click.option(
     "--workers", type=click.IntRange(min=1), help="Local worker processes (default: all cores; results never change)."
+)
+force_option = click.option(
+    "--force", is_flag=True, help="Run even when the estimated work is over the ceiling (1 h, 2M ticks per block)."
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON document (docs/json.md).")
 scenario_argument = click.argument("scenario", required=False)
@@ -118,6 +123,7 @@ def cli(plugin_timeout: float | None) -> None:
 @click.option("--replications", "-n", type=click.IntRange(min=1), help="Replications (default: the scenario's).")
 @strategy_option
 @workers_option
+@force_option
 @json_option
 @_friendly
 def compare_command(
@@ -126,11 +132,15 @@ def compare_command(
     replications: int | None,
     strategies: tuple[str, ...],
     workers: int | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Compare strategies over many replications (SCENARIO: a file or a bundled name; default: default)."""
     loaded = as_scenario(scenario)
     total = replications or loaded.replications
+    specs = select_strategies(loaded, strategies)
+    check_strategies(loaded, specs)
+    _announce(estimate(loaded, specs, total), force)
     console = Console(stderr=True)
     with _json_output(as_json) as out:
         with _progress_bar(console) as bar:
@@ -144,6 +154,14 @@ def compare_command(
                 workers=workers,
             )
         _finish(result, out, lambda out: (out.print(comparison_table(result)), out.print(outcome_table(result))))
+
+
+def _announce(work: Work, force: bool) -> None:
+    """The first line of a command: the work it is about to do; over the ceiling, stop unless forced."""
+    click.echo(f"rollout-sim: {work.describe()}", err=True)
+    problem = work.problem()
+    if problem and not force:
+        raise ScenarioError(f"{problem}; add --force to run it anyway")
 
 
 def _finish(result: Comparison | RunResult, out: TextIO | None, show: Callable[[Console], object]) -> None:
@@ -192,7 +210,10 @@ def _json_output(enabled: bool) -> Iterator[TextIO | None]:
             os.dup2(saved_fd, real)
 
 
-def _progress_bar(console: Console) -> Progress:
+def _progress_bar(console: Console) -> Progress | _ProgressLines:
+    """A bar on a terminal; otherwise a line every ``_ProgressLines.EVERY`` seconds (logs, CI)."""
+    if not console.is_terminal:
+        return _ProgressLines()
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -202,8 +223,38 @@ def _progress_bar(console: Console) -> Progress:
         TimeRemainingColumn(),
         console=console,
         transient=True,
-        disable=not console.is_terminal,  # no bar (nor blank line) when stderr is a file or pipe
     )
+
+
+class _ProgressLines:
+    """Progress for a stderr that is a file or a pipe: periodic lines instead of a bar."""
+
+    EVERY = 10.0
+
+    def __init__(self) -> None:
+        self._start = self._last = time.monotonic()
+
+    def __enter__(self) -> _ProgressLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: float | None = None) -> str:
+        self._description = description
+        return description
+
+    def update(self, task: str, completed: float = 0, total: float | None = None) -> None:
+        now = time.monotonic()
+        if now - self._last < self.EVERY or not total:
+            return
+        self._last = now
+        elapsed = now - self._start
+        click.echo(
+            f"rollout-sim: {self._description} {completed:,.0f} of {total:,.0f} ({100 * completed / total:.0f}%), "
+            f"{format_duration(elapsed)} so far",
+            err=True,
+        )
 
 
 @cli.command("run")
@@ -212,6 +263,7 @@ def _progress_bar(console: Console) -> Progress:
 @click.option("--replication", type=click.IntRange(min=0), default=0, show_default=True, help="Which replication.")
 @strategy_option
 @click.option("--every", metavar="DURATION", help="Also show a timeline row at this spacing (e.g. 10m).")
+@force_option
 @json_option
 @_friendly
 def run_command(
@@ -220,10 +272,16 @@ def run_command(
     replication: int,
     strategies: tuple[str, ...],
     every: str | None,
+    force: bool,
     as_json: bool,
 ) -> None:
     """One replication of each strategy: a timeline of its control steps, then its measures."""
     spacing = _duration_option("--every", every)
+    loaded = as_scenario(scenario)
+    specs = select_strategies(loaded, strategies)
+    check_strategies(loaded, specs)
+    _announce(estimate(loaded, specs, 1), force)
+    scenario = loaded
     with _json_output(as_json) as out:
         result = run(scenario, seed=seed, replication=replication, strategies=strategies, every=spacing)
 
@@ -259,6 +317,7 @@ def _duration_option(flag: str, text: str | None) -> float | None:
 @click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True)
 @click.option("--scheduler", metavar="ADDRESS", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786.")
 @click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True, help="Output folder.")
+@force_option
 @_friendly
 def sweep_command(
     scenario: str | None,
@@ -269,9 +328,13 @@ def sweep_command(
     executor: str,
     scheduler: str | None,
     out: str,
+    force: bool,
 ) -> None:
     """Run every strategy at every point of a parameter grid; resumable; writes Parquet and CSV."""
-    plan = prepare_sweep(as_scenario(scenario), grids, seed=seed, replications=replications, out=out)
+    loaded = as_scenario(scenario)
+    plan = prepare_sweep(loaded, grids, seed=seed, replications=replications, out=out)
+    pending = len(plan.pending())
+    _announce(scaled(estimate(loaded, loaded.strategies, plan.replications), pending), force)
     run_executor = make_executor(executor, workers, scheduler)
     console = Console(stderr=True)
     console.print(
@@ -306,7 +369,11 @@ def sweep_command(
 @click.argument("files", nargs=-1, required=True)
 @_friendly
 def validate_command(files: tuple[str, ...]) -> None:
-    """Check scenario files: format, values, and that every strategy loads with its params."""
+    """Check scenario files: format, values, and that every strategy and judge loads with its params.
+
+    It imports the plugin code the files name (strategies and judges given by path or installed), to
+    build each once; it never imports a plugin the files do not name.
+    """
     problems: list[str] = []
     for file in files:
         try:
@@ -316,7 +383,8 @@ def validate_command(files: tuple[str, ...]) -> None:
             problems.extend(str(error).splitlines())
             continue
         count = len(scenario.strategies)
-        click.echo(f"{file}: ok ({count} {'strategy' if count == 1 else 'strategies'})")
+        work = estimate(scenario, scenario.strategies, scenario.replications, pilot=False)
+        click.echo(f"{file}: ok ({count} {'strategy' if count == 1 else 'strategies'}); {work.describe()}")
     if problems:
         raise ScenarioError("\n".join(problems))
 

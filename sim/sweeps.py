@@ -303,7 +303,19 @@ def prepare_sweep(
     if replications is None:
         replications = scenario.sweep.replications if scenario.sweep and scenario.sweep.replications else None
     replications = replications or scenario.replications
-    return plan_sweep(scenario, axes, scenario.seed if seed is None else seed, replications, Path(out))
+    plan = plan_sweep(scenario, axes, scenario.seed if seed is None else seed, replications, Path(out))
+    check_writable(plan.directory)
+    return plan
+
+
+def check_writable(folder: Path) -> None:
+    """Fail now, in one line, if ``folder`` cannot be created or written (not after all the work)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=folder, suffix=".tmp"):
+            pass
+    except OSError as error:
+        raise ScenarioError(f"--out {folder}: cannot write there: {error.strerror or error}") from None
 
 
 _NOT_GRID_PATHS = ("name", "seed", "replications", "sweep")  # the sweep itself fixes these

@@ -1,0 +1,98 @@
+"""What a command will cost, said before it starts, and refused past a ceiling unless forced.
+
+The work is blocks (of ``BLOCK_SIZE`` replications) times strategies, each
+over the same fixed ticks (one a minute, plus scrapes and edges). A run
+that ends early (every replication of its block mitigated) stops drawing,
+so the number of ticks is an upper bound; when that bound is large, one
+block of each strategy is run for a moment (a pilot) to measure the real
+pace on this machine.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sim.durations import format_duration
+from sim.scenario import Scenario, StrategySpec
+from sim.simulation import BLOCK_SIZE, Simulation
+
+CEILING_SECONDS = 3600.0
+"""Work estimated above this is refused unless ``--force``."""
+MAX_TICKS = 2_000_000
+"""Ticks per block above this are refused unless ``--force`` (memory for the tick times, hours of work)."""
+SECONDS_PER_TICK = 4e-4
+"""Wall seconds of one tick of one block of 64 replications on a 2-core machine (benchmarks/bench_core.py)."""
+PILOT_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Work:
+    blocks: int
+    strategies: int
+    ticks: int  # per block, at most
+    seconds: float  # estimate on this machine
+    measured: bool  # from a pilot, not from the tick count alone
+
+    def describe(self) -> str:
+        how = "measured" if self.measured else "at most, if no run ends early"
+        return (
+            f"work: {self.blocks:,} block{'s' if self.blocks != 1 else ''} of {BLOCK_SIZE} replications x "
+            f"{self.strategies} strateg{'ies' if self.strategies != 1 else 'y'}, up to {self.ticks:,} ticks per "
+            f"block; about {format_duration(self.seconds)} on this machine ({how})"
+        )
+
+    def problem(self) -> str | None:
+        """Why this is over the ceiling, or None."""
+        if self.ticks > MAX_TICKS:
+            return (
+                f"{self.ticks:,} ticks per block is over the ceiling of {MAX_TICKS:,} "
+                "(scrape less often, or shorten the horizon)"
+            )
+        if self.seconds > CEILING_SECONDS:
+            limit = format_duration(CEILING_SECONDS)
+            return f"about {format_duration(self.seconds)} of work is over the ceiling of {limit}"
+        return None
+
+
+def ticks_per_block(scenario: Scenario) -> int:
+    """Ticks of one block: minutes, scrapes and edges up to the horizon (without building them)."""
+    horizon, interval = scenario.horizon, scenario.telemetry.scrape_interval
+    minute, scrape = 60_000_000, max(1, round(interval * 1e6))  # microseconds, the engine's resolution
+    both = minute * scrape // math.gcd(minute, scrape)  # scrapes falling on a minute are one tick
+    shared = int(horizon * 1e6 // both)
+    return int(horizon // 60) + int(horizon // interval) - shared + 2 * len(scenario.traffic.spikes) + 3
+
+
+def estimate(scenario: Scenario, specs: Sequence[StrategySpec], replications: int, pilot: bool = True) -> Work:
+    """The work of running ``specs`` over ``replications``; a pilot block measures it when it is large."""
+    blocks = math.ceil(replications / BLOCK_SIZE)
+    ticks = ticks_per_block(scenario)
+    bound = blocks * len(specs) * ticks * SECONDS_PER_TICK
+    if not pilot or bound <= 10 * PILOT_SECONDS or ticks > MAX_TICKS:
+        return Work(blocks, len(specs), ticks, bound, False)
+    per_block = sum(_pilot(scenario, spec, ticks) for spec in specs)
+    return Work(blocks, len(specs), ticks, blocks * per_block, True)
+
+
+def _pilot(scenario: Scenario, spec: StrategySpec, ticks: int) -> float:
+    """Wall seconds one block of ``spec`` takes, run for at most ``PILOT_SECONDS`` and extrapolated."""
+    simulation = Simulation(scenario, [spec], events=False)
+    if simulation.errors:
+        return 0.0
+    start = time.perf_counter()
+    step = max(scenario.horizon / 1000.0, 60.0)
+    while simulation.now < scenario.horizon and time.perf_counter() - start < PILOT_SECONDS:
+        simulation.run_until(simulation.now + step)
+        if simulation.all_terminal():
+            return time.perf_counter() - start
+    spent = time.perf_counter() - start
+    done = max(simulation.now, step) / scenario.horizon
+    return spent / min(done, 1.0)
+
+
+def scaled(work: Work, variants: int) -> Work:
+    """The same work done for ``variants`` scenario variants (a sweep)."""
+    return Work(work.blocks * variants, work.strategies, work.ticks, work.seconds * variants, work.measured)
