@@ -15,9 +15,10 @@ from sim.lane import Event, Lane, describe
 from sim.measures import RunMeasures
 from sim.plugins import check_strategies
 from sim.population import build_cohorts
-from sim.results import Comparison, RunResult, StrategySummary
+from sim.results import METRICS, Comparison, RunResult, StrategySummary
 from sim.scenario import Scenario, ScenarioError, StrategySpec, load_scenario, split_file_reference
 from sim.simulation import BLOCK_SIZE, Simulation
+from sim.streaming import STREAM_ABOVE, StrategyStream
 from sim.telemetry import ERRORS, NEW
 
 TIMELINE_COLUMNS = (
@@ -127,9 +128,17 @@ def compare(
     check_strategies(scenario, specs)  # bad names and params are bad input: fail before any work
     tasks = comparison_tasks(scenario, specs, seed, replications)
     executor = executor or LocalExecutor(workers)
-    runs, errors = collect(executor.run(tasks, len(tasks)), progress, replications * len(specs))
+    total = replications * len(specs)
+    outcomes = executor.run(tasks, len(tasks))
+    if total > STREAM_ABOVE:  # memory must not grow with replications
+        summaries, errors = collect_streaming(outcomes, [spec.name for spec in specs], progress, total)
+        runs = pd.DataFrame(columns=["replication", "strategy", *RunMeasures.__dataclass_fields__])
+    else:
+        runs, errors = collect(outcomes, progress, total)
     order = [spec.name for spec in specs if spec.name not in errors]
-    runs = _strategy_order(runs, order)
+    if total <= STREAM_ABOVE:
+        runs = _strategy_order(runs, order)
+        summaries = {name: StrategySummary.of(name, runs[runs["strategy"] == name]) for name in order}
     return Comparison(
         scenario=scenario.name,
         seed=seed,
@@ -137,9 +146,31 @@ def compare(
         population=build_cohorts(scenario).population,
         healthy=scenario.healthy,
         runs=runs,
-        summaries={name: StrategySummary.of(name, runs[runs["strategy"] == name]) for name in order},
+        summaries={name: summaries[name] for name in order},
         errors=errors,
+        streamed=total > STREAM_ABOVE,
     )
+
+
+def collect_streaming(
+    outcomes: Iterable[Outcome], names: list[str], progress: Progress | None, total: int
+) -> tuple[dict[str, StrategySummary], dict[str, str]]:
+    """Summaries built as the tasks finish, keeping no runs; and the first error per strategy."""
+    streams = {name: StrategyStream(METRICS) for name in names}
+    errors: dict[str, tuple[int, str]] = {}
+    done = 0
+    for outcome in outcomes:
+        task = outcome.task
+        if outcome.error is not None:
+            if task.spec.name not in errors or task.block < errors[task.spec.name][0]:
+                errors[task.spec.name] = (task.block, outcome.error)
+        else:
+            streams[task.spec.name].add(outcome.columns)
+        done += task.keep
+        if progress:
+            progress(done, total)
+    failed = {name: error for name, (_, error) in errors.items()}
+    return {name: StrategySummary.of_stream(name, streams[name]) for name in names if name not in failed}, failed
 
 
 def _strategy_order(runs: pd.DataFrame, order: list[str]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sim.measures import OUTCOMES
+from sim.streaming import MetricStream, StrategyStream
 
 JSON_SCHEMA_ID = "rollout-sim/compare/v1"
 RUN_SCHEMA_ID = "rollout-sim/run/v2"
@@ -38,6 +39,7 @@ class MetricSummary:
     ci95: tuple[float, float] | None
     n: int
     values: np.ndarray = field(repr=False, compare=False)
+    sd: float | None = field(default=None, repr=False, compare=False)  # when the values were not kept
 
     @classmethod
     def of(cls, values: Any) -> MetricSummary:
@@ -48,8 +50,19 @@ class MetricSummary:
         mean, median, p95 = float(array.mean()), float(np.median(array)), float(np.percentile(array, 95))
         return cls(mean, median, p95, _t_interval(array, 0.95), len(array), array)
 
+    @classmethod
+    def of_stream(cls, stream: MetricStream) -> MetricSummary:
+        """From a streamed measure: exact mean and interval; median and p95 from its histogram."""
+        if not stream.n:
+            return cls(None, None, None, None, 0, np.empty(0))
+        interval = _t_from(stream.mean, stream.sd, stream.n, 0.95)
+        median, p95 = stream.quantile(0.5), stream.quantile(0.95)
+        return cls(stream.mean, median, p95, interval, stream.n, np.empty(0), stream.sd)
+
     def ci(self, confidence_level: float = 0.95) -> tuple[float, float] | None:
         """Student-t confidence interval for the mean; None with fewer than two values."""
+        if len(self.values) == 0 and self.sd is not None and self.mean is not None:
+            return _t_from(self.mean, self.sd, self.n, confidence_level)
         return _t_interval(self.values, confidence_level)
 
     def as_dict(self) -> dict[str, Any]:
@@ -60,11 +73,15 @@ class MetricSummary:
 def _t_interval(values: np.ndarray, confidence_level: float) -> tuple[float, float] | None:
     if len(values) < 2:
         return None
-    mean = float(values.mean())
-    sem = float(values.std(ddof=1)) / math.sqrt(len(values))
+    return _t_from(float(values.mean()), float(values.std(ddof=1)), len(values), confidence_level)
+
+
+def _t_from(mean: float, sd: float | None, n: int, confidence_level: float) -> tuple[float, float] | None:
+    if n < 2 or sd is None:
+        return None
     from scipy import stats  # imported here: it costs half a second at every start of the CLI
 
-    half = float(stats.t.ppf(0.5 + confidence_level / 2, len(values) - 1)) * sem
+    half = float(stats.t.ppf(0.5 + confidence_level / 2, n - 1)) * sd / math.sqrt(n)
     return (mean - half, mean + half)
 
 
@@ -99,6 +116,21 @@ class StrategySummary:
             outcomes={outcome: int(counts.get(outcome, 0)) for outcome in OUTCOMES},
             caught_by={str(k): int(v) for k, v in sorted(caught_by.items())},
             caught_late=int(runs["caught_late"].astype(bool).sum()),
+        )
+
+    @classmethod
+    def of_stream(cls, name: str, stream: StrategyStream) -> StrategySummary:
+        """The same summary from a stream (``compare`` past ``STREAM_ABOVE`` runs)."""
+        return cls(
+            name=name,
+            replications=stream.replications,
+            metrics={metric: MetricSummary.of_stream(stream.metrics[metric]) for metric in METRICS},
+            detection_rate=stream.detected / stream.reached if stream.reached else None,
+            detected=stream.detected,
+            reached=stream.reached,
+            outcomes=stream.outcome_counts(),
+            caught_by=dict(sorted(stream.caught_by.items())),
+            caught_late=stream.caught_late,
         )
 
     @property
@@ -147,9 +179,10 @@ class Comparison:
     replications: int
     population: int
     healthy: bool
-    runs: pd.DataFrame  # one row per replication x strategy
+    runs: pd.DataFrame  # one row per replication x strategy (empty when ``streamed``)
     summaries: dict[str, StrategySummary]
     errors: dict[str, str]
+    streamed: bool = False  # past STREAM_ABOVE runs: summaries only; median and p95 within 0.64%
 
     def to_dict(self) -> dict[str, Any]:
         """The documented ``--json`` document (see docs/json.md)."""
