@@ -34,8 +34,9 @@ class Canary:
         judge: str | None = None,
         baseline: bool = False,
     ) -> None:
-        if not isinstance(steps, (list, tuple)) or not steps:
-            raise ValueError(f"steps must be a non-empty list of weights, got {steps!r}")
+        if not isinstance(steps, (list, tuple)) or not steps or len(steps) > 1000:
+            shown = f"{len(steps)} steps" if isinstance(steps, (list, tuple)) else repr(steps)[:60]
+            raise ValueError(f"steps must be a list of 1 to 1000 weights, got {shown}")
         if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0.0 < w <= 1.0 for w in steps):
             raise ValueError(f"steps must be weights in (0, 1], got {list(steps)}")
         if unit not in ("request", "user", "instance"):

@@ -28,8 +28,8 @@ class Rings:
     def __init__(
         self, rings: list[dict[str, Any]] = DEFAULT_RINGS, check: Duration = 60.0, judge: str | None = None
     ) -> None:
-        if not isinstance(rings, (list, tuple)) or not rings:
-            raise ValueError(f"rings must be a non-empty list of tables, got {rings!r}")
+        if not isinstance(rings, (list, tuple)) or not rings or len(rings) > 100:
+            raise ValueError(f"rings must be a list of 1 to 100 tables, got {repr(rings)[:60]}")
         self.rings = []
         for index, ring in enumerate(rings):
             if not isinstance(ring, dict) or not isinstance(ring.get("segments"), list) or not ring["segments"]:

@@ -98,7 +98,7 @@ BAD_INPUTS = {
     "bad duration": (DEFAULT.replace('"1h"', '"soon"'), "horizon: expected a duration"),
     "bad params": (
         DEFAULT.replace('name = "bigbang"', 'name = "canary"\nparams = { steps = "x" }'),
-        "strategies.0: strategy 'canary' (canary): bad params: steps must be a non-empty list",
+        "strategies.0: strategy 'canary' (canary): bad params: steps must be a list of 1 to 1000 weights",
     ),
     "infinite rate": (DEFAULT.replace("rate = 10", "rate = inf"), "traffic.rate: Input should be a finite number"),
     "duration of wrong type": (DEFAULT.replace('"1h"', "[1]"), "horizon: expected a duration"),
