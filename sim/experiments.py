@@ -80,9 +80,10 @@ def comparison_tasks(
     ]
 
 
-def collect(outcomes: Iterable[Outcome], progress: Progress | None = None, total: int = 0) -> tuple[pd.DataFrame, dict]:
-    """Rows of finished tasks as one DataFrame in replication order, and the first error per strategy."""
-    columns: dict[tuple[int, str], dict[str, list]] = {}
+def _each_result(
+    outcomes: Iterable[Outcome], take: Callable[[Outcome], None], progress: Progress | None, total: int
+) -> dict[str, str]:
+    """Hand every finished task's rows to ``take``; returns the first error per strategy."""
     errors: dict[str, tuple[int, str]] = {}
     done = 0
     for outcome in outcomes:
@@ -92,15 +93,26 @@ def collect(outcomes: Iterable[Outcome], progress: Progress | None = None, total
             if task.spec.name not in errors or task.block < errors[task.spec.name][0]:
                 errors[task.spec.name] = (task.block, outcome.error)
         else:
-            columns[(task.block, task.spec.name)] = outcome.columns
+            take(outcome)
         done += task.keep
         if progress:
             progress(done, total)
+    return {name: error for name, (_, error) in errors.items()}
+
+
+def collect(outcomes: Iterable[Outcome], progress: Progress | None = None, total: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Rows of finished tasks as one DataFrame in replication order, and the first error per strategy."""
+    columns: dict[tuple[int, str], dict[str, list]] = {}
+
+    def take(outcome: Outcome) -> None:
+        columns[(outcome.task.block, outcome.task.spec.name)] = outcome.columns
+
+    errors = _each_result(outcomes, take, progress, total)
     parts = [columns[key] for key in sorted(columns)]
     frame = pd.DataFrame({name: [v for part in parts for v in part[name]] for name in parts[0]} if parts else {})
     if len(frame):
         frame = frame.sort_values("replication", kind="stable", ignore_index=True)
-    return frame, {name: error for name, (_, error) in errors.items()}
+    return frame, errors
 
 
 def compare(
@@ -157,19 +169,9 @@ def collect_streaming(
 ) -> tuple[dict[str, StrategySummary], dict[str, str]]:
     """Summaries built as the tasks finish, keeping no runs; and the first error per strategy."""
     streams = {name: StrategyStream(METRICS) for name in names}
-    errors: dict[str, tuple[int, str]] = {}
-    done = 0
-    for outcome in outcomes:
-        task = outcome.task
-        if outcome.error is not None:
-            if task.spec.name not in errors or task.block < errors[task.spec.name][0]:
-                errors[task.spec.name] = (task.block, outcome.error)
-        else:
-            streams[task.spec.name].add(outcome.columns)
-        done += task.keep
-        if progress:
-            progress(done, total)
-    failed = {name: error for name, (_, error) in errors.items()}
+    failed = _each_result(
+        outcomes, lambda outcome: streams[outcome.task.spec.name].add(outcome.columns), progress, total
+    )
     return {name: StrategySummary.of_stream(name, streams[name]) for name in names if name not in failed}, failed
 
 
