@@ -138,11 +138,11 @@ def compare_command(
     """Compare strategies over many replications (SCENARIO: a file or a bundled name; default: default)."""
     loaded = as_scenario(scenario)
     total = replications or loaded.replications
-    specs = select_strategies(loaded, strategies)
-    check_strategies(loaded, specs)
-    _announce(estimate(loaded, specs, total), force)
     console = Console(stderr=True)
-    with _json_output(as_json) as out:
+    with _json_output(as_json) as out:  # from here on, whatever plugins print stays off stdout
+        specs = select_strategies(loaded, strategies)
+        check_strategies(loaded, specs)
+        _announce(estimate(loaded, specs, total), force)
         with _progress_bar(console) as bar:
             task = bar.add_task("runs", total=None)
             result = compare(
@@ -278,12 +278,11 @@ def run_command(
     """One replication of each strategy: a timeline of its control steps, then its measures."""
     spacing = _duration_option("--every", every)
     loaded = as_scenario(scenario)
-    specs = select_strategies(loaded, strategies)
-    check_strategies(loaded, specs)
-    _announce(estimate(loaded, specs, 1), force)
-    scenario = loaded
-    with _json_output(as_json) as out:
-        result = run(scenario, seed=seed, replication=replication, strategies=strategies, every=spacing)
+    with _json_output(as_json) as out:  # from here on, whatever plugins print stays off stdout
+        specs = select_strategies(loaded, strategies)
+        check_strategies(loaded, specs)
+        _announce(estimate(loaded, specs, 1), force)
+        result = run(loaded, seed=seed, replication=replication, strategies=strategies, every=spacing)
 
         def show(console: Console) -> None:
             for name, frame in result.timeline.groupby("strategy", sort=False):

@@ -245,9 +245,9 @@ class Decision(NamedTuple):
         if self.action not in ("continue", "pause", "rollback", "done"):
             return f"action must be continue, pause, rollback or done, got {short_repr(self.action)}"
         if self.exposure is not None and check_exposure:
-            if not isinstance(self.exposure, Exposure):
-                return f"exposure must be a sim.Exposure, got {short_repr(self.exposure)}"
-            problem = self.exposure.problem(segments)
+            if type(self.exposure) is not Exposure:
+                return f"exposure must be a sim.Exposure (not a subclass), got {short_repr(self.exposure)}"
+            problem = Exposure.problem(self.exposure, segments)
             if problem:
                 return problem
         if self.action == "continue":
@@ -260,9 +260,9 @@ class Decision(NamedTuple):
             if not all(isinstance(name, str) for name in names):
                 return f"judge names must be strings, got {short_repr(names)}"
         if self.style is not None:
-            if not isinstance(self.style, RollbackStyle):
-                return f"style must be a sim.RollbackStyle, got {short_repr(self.style)}"
-            return self.style.problem()
+            if type(self.style) is not RollbackStyle:
+                return f"style must be a sim.RollbackStyle (not a subclass), got {short_repr(self.style)}"
+            return RollbackStyle.problem(self.style)
         return None
 
 

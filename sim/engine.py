@@ -187,7 +187,12 @@ def start_rollback(
     lane.board.stop_all(r)
     if lane.processes[r] is not env.active_process:
         wake(env, lane, r)  # it sees the phase and stops
-    env.process(rollback(env, lane, r, lane.rollback_style(r, chosen)))
+    try:
+        style = lane.rollback_style(r, chosen)
+    except PluginError as error:
+        lane.error = str(error)
+        return
+    env.process(rollback(env, lane, r, style))
 
 
 def rollback(env: simpy.Environment, lane: Lane, r: int, style: RollbackStyle) -> Process:

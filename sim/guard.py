@@ -56,7 +56,7 @@ def budget() -> float:
         value = float(os.environ.get("ROLLOUT_SIM_PLUGIN_TIMEOUT", DEFAULT_BUDGET))
     except ValueError:
         return DEFAULT_BUDGET
-    return value if 0 < value < 1e6 else DEFAULT_BUDGET
+    return value if 0 < value <= 86400 else DEFAULT_BUDGET
 
 
 def set_budget(seconds: float | None) -> None:

@@ -78,7 +78,9 @@ class Lane:
         self.replications = replications
         self.population = cohorts.population
         self.segments = list(cohorts.segment_names)
-        self.units = [getattr(s, "unit", "request") for s in strategies]
+        self.units = [guarded(f"strategy {name!r}", getattr, s, "unit", "request") for s in strategies]
+        if any(unit not in ("request", "user", "instance") for unit in self.units):
+            raise PluginError(f"strategy {name!r}: unit must be request, user or instance")
         self.plane = DataPlane(
             cohorts,
             replications,
@@ -223,7 +225,11 @@ class Lane:
         if chosen is not None:
             return chosen
         own = guarded(f"strategy {self.name!r}", getattr, self.strategies[r], "rollback", None)
-        if isinstance(own, RollbackStyle):
+        if own is not None and not callable(own):  # a method named rollback is not a style
+            if type(own) is not RollbackStyle or RollbackStyle.problem(own):
+                raise PluginError(
+                    f"strategy {self.name!r}: its rollback must be a sim.RollbackStyle, got {short_repr(own)}"
+                )
             return own
         if self._default_style is None:
             default = self.scenario.rollback

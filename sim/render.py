@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pandas as pd
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -57,7 +58,7 @@ def _cells(summary: MetricSummary, fmt: Formatter) -> list[str]:
 def comparison_table(comparison: Comparison) -> Table:
     """Every measure of every strategy: mean ± 95% CI half-width, median, p95, and runs counted."""
     table = Table(
-        title=f"{comparison.scenario}: {comparison.replications} replications, seed {comparison.seed}",
+        title=f"{escape(comparison.scenario)}: {comparison.replications} replications, seed {comparison.seed}",
         caption="blast radius = users and requests harmed; detect and mitigate times count from defect onset, "
         "rollout time from start; n = runs with a value",
     )
@@ -65,7 +66,7 @@ def comparison_table(comparison: Comparison) -> Table:
         table.add_column(header, justify="left" if header in ("measure", "strategy") else "right")
     for metric, label, fmt in ROWS:
         for position, (name, summary) in enumerate(comparison.summaries.items()):
-            table.add_row(label if position == 0 else "", name, *_cells(summary.metrics[metric], fmt))
+            table.add_row(label if position == 0 else "", escape(name), *_cells(summary.metrics[metric], fmt))
         table.add_section()
     return table
 
@@ -75,7 +76,7 @@ def outcome_table(comparison: Comparison) -> Table:
     table = Table(title="outcomes (runs)")
     table.add_column("")
     for name in comparison.summaries:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
     summaries = comparison.summaries.values()
     rates = ["-" if s.detection_rate is None else f"{100 * s.detection_rate:.1f}%" for s in summaries]
     table.add_row("detection rate", *rates, end_section=True)
@@ -84,7 +85,7 @@ def outcome_table(comparison: Comparison) -> Table:
     table.add_row("  caught late", *(str(s.caught_late) for s in summaries), end_section=True)
     detectors = sorted({name for s in summaries for name in s.caught_by})
     for detector in detectors:
-        table.add_row(f"caught by {detector}", *(str(s.caught_by.get(detector, 0)) for s in summaries))
+        table.add_row(f"caught by {escape(detector)}", *(str(s.caught_by.get(detector, 0)) for s in summaries))
     return table
 
 
@@ -99,7 +100,9 @@ def _compact(value: int) -> str:
 def timeline_table(name: str, timeline: pd.DataFrame) -> Table:
     """The events of one run: exposure, errors and harm as they accumulate (cumulative counts, as of
     the last tick of the data plane)."""
-    table = Table(title=f"{name}: timeline (cumulative)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table = Table(
+        title=f"{escape(name)}: timeline (cumulative)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+    )
     headers = ("time", "weight", "new req", "new err", "harmed", "exposed", "users hurt", "event")
     for header in headers:
         if header == "event":
@@ -118,10 +121,10 @@ def measures_table(measures: pd.DataFrame) -> Table:
     table = Table(title="measures", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("")
     for name in measures["strategy"]:
-        table.add_column(name, justify="right")
+        table.add_column(escape(name), justify="right")
     rows = measures.set_index("strategy").T
     for metric, values in rows.iterrows():
-        table.add_row(metric, *(_measure_text(metric, value) for value in values))
+        table.add_row(metric, *(escape(_measure_text(metric, value)) for value in values))
     return table
 
 
@@ -150,13 +153,13 @@ def sweep_summary_table(table: pd.DataFrame, axes: list[str], limit: int = 40) -
     points = table.drop_duplicates("point").set_index("point")[axes]
     shown = Table(title=f"sweep: {table['point'].nunique()} points (means)", box=box.SIMPLE_HEAD, pad_edge=False)
     for header in [*map(axis_label, axes), "strategy"]:
-        shown.add_column(header)
+        shown.add_column(escape(header))
     present = [key for key in wanted if key in wide.columns]
     for key in present:
         shown.add_column(wanted[key][0], justify="right")
     for (point, strategy), values in list(wide.iterrows())[:limit]:
         cells = [_measure_cell(values[key], wanted[key][1]) for key in present]
-        shown.add_row(*(str(v) for v in points.loc[point]), strategy, *cells)
+        shown.add_row(*(escape(str(v)) for v in points.loc[point]), escape(strategy), *cells)
     if len(wide) > limit:
         shown.caption = f"first {limit} of {len(wide)} rows; the whole table is in the Parquet and CSV files"
     return shown
@@ -175,9 +178,9 @@ def frontier_table(frontier: pd.DataFrame, group_axes: list[str]) -> Table:
     """The Pareto frontier: settings not beaten on both rollout time and users harmed."""
     shown = Table(title="Pareto frontier: rollout time (healthy) vs users harmed (defective)", box=box.SIMPLE_HEAD)
     for header in [*map(axis_label, group_axes), "setting", "rollout time", "users harmed"]:
-        shown.add_column(header, justify="right" if header in ("rollout time", "users harmed") else "left")
+        shown.add_column(escape(header), justify="right" if header in ("rollout time", "users harmed") else "left")
     for row in frontier.itertuples(index=False):
         values = list(row)
         groups, setting, duration, harmed = values[: len(group_axes)], values[-3], values[-2], values[-1]
-        shown.add_row(*(str(g) for g in groups), setting, _duration(duration), _count(harmed))
+        shown.add_row(*(escape(str(g)) for g in groups), escape(setting), _duration(duration), _count(harmed))
     return shown

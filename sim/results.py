@@ -195,6 +195,7 @@ class Comparison:
             "healthy": self.healthy,
             "strategies": {name: summary.as_dict() for name, summary in self.summaries.items()},
             "errors": dict(self.errors),
+            "streamed": self.streamed,
         }
 
 

@@ -68,6 +68,12 @@ def _plain_name(value: str) -> str:
     return value
 
 
+def _one_line_text(value: str) -> str:
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise ValueError("must be one line of text, without control characters")
+    return value
+
+
 Name = Annotated[str, Field(min_length=1), AfterValidator(_plain_name)]
 Seconds = Annotated[Duration, Field(le=MAX_HORIZON)]
 
@@ -352,7 +358,7 @@ class Sweep(_Model):
 
 class Scenario(_Model):
     name: Name = Field(description="label in results and report file names")
-    description: str = Field("", max_length=1000, description="one line")
+    description: Annotated[str, AfterValidator(_one_line_text)] = Field("", max_length=1000, description="one line")
     horizon: Duration = Field(86400.0, gt=0.0, le=MAX_HORIZON, description="simulated time after which runs stop")
     seed: int = Field(0, ge=0, lt=2**63, description="root seed of every replication")
     replications: int = Field(100, ge=1, le=MAX_REPLICATIONS, description="replications for compare")

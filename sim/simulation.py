@@ -110,12 +110,16 @@ class Simulation:
             if built[spec.name] is None:
                 continue
             make, judges = built[spec.name]
-            lane = Lane(
-                self.env, scenario, cohorts, spec.name, [make() for _ in range(replications)], judges,
-                # Each lane its own people, from the same seed: the k-th answer is the same for every strategy.
-                _streams(root, _PER_LANE, 100), People(root, scenario.traffic.start_hour), past,
-                self._publish if events else None,
-            )  # fmt: skip
+            try:
+                lane = Lane(
+                    self.env, scenario, cohorts, spec.name, [make() for _ in range(replications)], judges,
+                    # Each lane its own people, from the same seed: the k-th answer is the same for every strategy.
+                    _streams(root, _PER_LANE, 100), People(root, scenario.traffic.start_hour), past,
+                    self._publish if events else None,
+                )  # fmt: skip
+            except PluginError as error:  # a constructor or judge that fails on a later build
+                self.errors[spec.name] = str(error)
+                continue
             self.lanes.append(lane)
         self.env.process(ticker(self.env, self))
         for lane in self.lanes:

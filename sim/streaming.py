@@ -20,7 +20,7 @@ from sim.measures import OUTCOMES
 STREAM_ABOVE = 250_000
 """Runs (replications x strategies) above which ``compare`` streams its summaries."""
 
-_LOW, _HIGH, _BINS = -9.0, 13.0, 8000  # log10 range of the bins (every measure is >= 0): 0.64% wide
+_LOW, _HIGH, _BINS = -9.0, 16.0, 9000  # log10 range of the bins (every measure is >= 0): 0.64% wide
 _WIDTH = (_HIGH - _LOW) / _BINS
 
 

@@ -10,7 +10,7 @@ import sim.experiments
 from sim.executors import InlineExecutor
 from sim.streaming import MetricStream
 
-BIN = 10 ** ((13.0 + 9.0) / 8000) - 1  # relative width of one histogram bin
+BIN = 10 ** ((16.0 + 9.0) / 9000) - 1  # relative width of one histogram bin
 
 
 def test_streamed_summaries_equal_the_kept_runs(monkeypatch: pytest.MonkeyPatch) -> None:
