@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sim.catalog import bundled_scenarios, resolve_scenario
-from sim.cost import Work, estimate, scaled
+from sim.cost import Work, estimate, sweep_estimate
 from sim.durations import format_duration, parse_duration
 from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run, select_strategies
@@ -332,8 +332,7 @@ def sweep_command(
     """Run every strategy at every point of a parameter grid; resumable; writes Parquet and CSV."""
     loaded = as_scenario(scenario)
     plan = prepare_sweep(loaded, grids, seed=seed, replications=replications, out=out)
-    pending = len(plan.pending())
-    _announce(scaled(estimate(loaded, loaded.strategies, plan.replications), pending), force)
+    _announce(sweep_estimate([item.scenario for item in plan.pending()], plan.replications), force)
     run_executor = make_executor(executor, workers, scheduler)
     console = Console(stderr=True)
     console.print(

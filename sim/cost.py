@@ -93,6 +93,15 @@ def _pilot(scenario: Scenario, spec: StrategySpec, ticks: int) -> float:
     return spent / min(done, 1.0)
 
 
-def scaled(work: Work, variants: int) -> Work:
-    """The same work done for ``variants`` scenario variants (a sweep)."""
-    return Work(work.blocks * variants, work.strategies, work.ticks, work.seconds * variants, work.measured)
+def sweep_estimate(variants: Sequence[Scenario], replications: int) -> Work:
+    """The work of a sweep's variants (each its own ticks); a pilot of the first scales the bound when large."""
+    if not variants:
+        return Work(0, 0, 0, 0.0, False)
+    works = [estimate(variant, variant.strategies, replications, pilot=False) for variant in variants]
+    bound = sum(work.seconds for work in works)
+    first = works[0]
+    if bound <= 10 * PILOT_SECONDS or first.ticks > MAX_TICKS:
+        return Work(sum(w.blocks for w in works), first.strategies, max(w.ticks for w in works), bound, False)
+    measured = estimate(variants[0], variants[0].strategies, replications)
+    pace = measured.seconds / first.seconds if first.seconds else 1.0
+    return Work(sum(w.blocks for w in works), first.strategies, max(w.ticks for w in works), bound * pace, True)
