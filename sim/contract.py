@@ -33,7 +33,9 @@ MODES = ("serve", "mirror", "preview")
 EVERY_SEGMENT = "*"
 
 MIN_WAIT = 1e-3
-"""Shortest wait a decision may ask for, in seconds: the engine's clock resolution."""
+"""Shortest wait a decision may ask for, in seconds."""
+MAX_WAIT = 365 * 86400.0
+"""Longest wait (and rollback duration) a decision may ask for, in seconds: the longest horizon."""
 
 
 def _is_number(value: object) -> bool:
@@ -124,6 +126,8 @@ class Exposure(NamedTuple):
             return f"mode must be one of {', '.join(MODES)}, got {short_repr(self.mode)}"
         if not isinstance(self.shares, tuple) or not self.shares:
             return "an exposure needs at least one share"
+        if not all(isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) for pair in self.shares):
+            return f"shares must be (segment, share) pairs, got {short_repr(self.shares)}"
         limit = 0.5 if self.baseline else 1.0
         for name, share in self.shares:
             if not (_is_number(share) and 0.0 <= share <= limit):
@@ -170,11 +174,11 @@ class RollbackStyle:
     def problem(self) -> str | None:
         if self.kind not in ("instant", "redeploy", "gradual"):
             return f"rollback style must be instant, redeploy or gradual, got {short_repr(self.kind)}"
-        if not (_is_number(self.duration) and 0.0 <= self.duration < math.inf):
+        if not (_is_number(self.duration) and 0.0 <= self.duration <= MAX_WAIT):
             return f"rollback duration must be a finite number of seconds >= 0, got {short_repr(self.duration)}"
         if not all(_is_number(s) and 0.0 <= s <= 1.0 for s in self.steps):
             return f"gradual rollback steps must be shares in [0, 1], got {list(self.steps)!r}"
-        if not (_is_number(self.wait) and MIN_WAIT <= self.wait < math.inf):
+        if not (_is_number(self.wait) and MIN_WAIT <= self.wait <= MAX_WAIT):
             return f"gradual rollback wait must be at least {MIN_WAIT} s and finite, got {short_repr(self.wait)}"
         return None
 
@@ -253,11 +257,14 @@ class Decision(NamedTuple):
         if self.action == "continue":
             if self.exposure is None:
                 return "a continue decision needs an exposure"
-            if not (_is_number(self.wait) and MIN_WAIT <= self.wait < math.inf):
+            if not (_is_number(self.wait) and MIN_WAIT <= self.wait <= MAX_WAIT):
                 shown = short_repr(self.wait)
                 return f"wait must be a positive number of seconds (at least {MIN_WAIT}) and finite, got {shown}"
+        for text in (self.reason, self.by):
+            if text is not None and not isinstance(text, str):
+                return f"reason and by must be text, got {short_repr(text)}"
         for names in (self.judges or (), self.reset):
-            if not all(isinstance(name, str) for name in names):
+            if not isinstance(names, tuple) or not all(isinstance(name, str) for name in names):
                 return f"judge names must be strings, got {short_repr(names)}"
         if self.style is not None:
             if type(self.style) is not RollbackStyle:
@@ -467,10 +474,17 @@ class Verdicts:
     inconclusive: np.ndarray = field(default=None)  # type: ignore[assignment]
 
     def problem(self, replications: int) -> str | None:
-        for name in ("verdict", "statistic", "last", "measurements", "failures"):
+        for name in ("verdict", "statistic", "last", "measurements", "failures", "inconclusive"):
             value = getattr(self, name)
+            if value is None and name == "inconclusive":
+                continue
             if not isinstance(value, np.ndarray) or value.shape != (replications,):
                 return f"Verdicts.{name} must be a numpy array of shape ({replications},), got {short_repr(value)}"
+            if name == "statistic":
+                if value.dtype.kind not in "fiu":
+                    return f"Verdicts.statistic must hold numbers, got dtype {value.dtype}"
+            elif value.dtype.kind not in "iub":
+                return f"Verdicts.{name} must hold integers, got dtype {value.dtype}"
         if not np.isin(self.verdict, (0, 1, 2, 3)).all() or not np.isin(self.last, (0, 1, 2, 3)).all():
             return "Verdicts.verdict and .last must hold codes 0..3"
         return None

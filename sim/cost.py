@@ -37,7 +37,7 @@ class Work:
     measured: bool  # from a pilot, not from the tick count alone
 
     def describe(self) -> str:
-        how = "measured" if self.measured else "at most, if no run ends early"
+        how = "measured by a pilot" if self.measured else "from the ticks; decisions not counted"
         return (
             f"work: {self.blocks:,} block{'s' if self.blocks != 1 else ''} of {BLOCK_SIZE} replications x "
             f"{self.strategies} strateg{'ies' if self.strategies != 1 else 'y'}, up to {self.ticks:,} ticks per "

@@ -16,6 +16,7 @@ strategy; the split of those errors between the arms is hypergeometric
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,16 +104,20 @@ class DataPlane:
 
     # -- the schedule inside a tick -------------------------------------------------
 
-    def set_exposure(self, replication: int, exposure: Exposure, now: float) -> None:
-        """From ``now`` on, replication ``replication`` is exposed as ``exposure`` (validated)."""
+    def set_exposure(self, replication: int, exposure: Exposure, now: float) -> bool:
+        """From ``now`` on, replication ``replication`` is exposed as ``exposure`` (validated).
+
+        Returns whether it now serves every user of every segment.
+        """
         r = replication
         self._integrate(r, now)
         self.exposures[r] = exposure
         named = dict(exposure.shares)
         default = float(named.get(EVERY_SEGMENT, 0.0))
         values = [float(named.get(segment, default)) for segment in self._segments]
-        if exposure.unit == "instance":
-            values = [round(v * exposure.instances) / exposure.instances for v in values]
+        if exposure.unit == "instance":  # k of n instances, to the nearest (halves up, as replica counts)
+            n = exposure.instances
+            values = [math.floor(v * n + 0.5) / n for v in values]
         serving, mode = exposure.mode == "serve", exposure.mode
         sticky = serving and exposure.unit == "user"
         self._threshold[r] = [round(v * BUCKETS) for v in values] if sticky else 0
@@ -126,6 +131,7 @@ class DataPlane:
         if self._on[r] and not on:
             self._last_on[r] = now
         self._on[r] = on
+        return serving and min(values) >= 1.0
 
     def _integrate(self, r: int, now: float) -> None:
         elapsed = now - self._changed_at[r]
@@ -321,10 +327,9 @@ class DataPlane:
                 counts[:, :, BASELINE, metric] += on_baseline
                 rest = rest - on_baseline
             counts[:, :, STABLE, metric] += rest
-            if harmed is not None and harmed.any():
-                on_new = self._harm.hypergeometric(new - harmed, harmed, on_new)  # errors of unharmed requests
-                if metric == visible:
-                    on_new = on_new + harmed
+            if metric == visible and harmed is not None and harmed.any():
+                # A harmed request shows (as an error, or slow) whatever else happened to it.
+                on_new = self._harm.hypergeometric(new - harmed, harmed, on_new) + harmed
             counts[:, :, NEW, metric] += on_new
 
     def _split_errors(self, new: np.ndarray, others: np.ndarray, drawn: np.ndarray) -> np.ndarray:

@@ -6,12 +6,13 @@ import math
 import re
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_PATTERN = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*([smhd])\s*$")
-_EXPECTED = "expected a duration like '90s', '10m', '2h', '1d' or a number of seconds"
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])")
+_PATTERN = re.compile(r"^\s*-?(?:\s*\d+(?:\.\d+)?\s*[smhd])+\s*$")
+_EXPECTED = "expected a duration like '90s', '10m', '2h', '1d', '1h30m' or a number of seconds"
 
 
 def parse_duration(text: object) -> float:
-    """Return seconds for ``"90s"``, ``"10m"``, ``"2h"``, ``"1d"`` or a bare number of seconds.
+    """Return seconds for ``"90s"``, ``"10m"``, ``"2h"``, ``"1d"``, ``"1h30m"`` or a bare number of seconds.
 
     Raises ValueError (never TypeError, so validators report it) for anything else,
     for negative durations and for infinite or NaN ones.
@@ -19,8 +20,11 @@ def parse_duration(text: object) -> float:
     try:
         if isinstance(text, (int, float)) and not isinstance(text, bool):
             seconds = float(text)
-        elif isinstance(text, str) and len(text) < 100 and (match := _PATTERN.match(text)):
-            seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        elif isinstance(text, str) and len(text) < 100 and _PATTERN.match(text):
+            parts = _PART.findall(text)  # "1h30m": each part in its unit
+            seconds = sum(float(number) * _UNITS[unit] for number, unit in parts)
+            if text.strip().startswith("-"):
+                seconds = -seconds
         else:
             raise ValueError(f"{_EXPECTED}, got {short_repr(text)}")
     except OverflowError:  # an integer too large for a float

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from sim.contract import Alert, Decision, Exposure, RollbackStyle
+from sim.contract import EVERY_SEGMENT, MIN_WAIT, Alert, Decision, RollbackStyle
 from sim.lane import DECIDING, DONE, MITIGATED, PAUSED, ROLLING_BACK, Lane
 from sim.plugins import PluginError
 from sim.scenario import ResponseTime
@@ -82,9 +82,8 @@ def receive(env: simpy.Environment, lane: Lane, snapshot: np.ndarray, missing: n
     for r in np.flatnonzero(fired).tolist():
         alarm(env, lane, r, "service_alert", "on_call", lane.scenario.detection.service_alert.response)
     for r in np.flatnonzero(woken).tolist():
-        for name, view in lane.board.views(r).items():
-            if view.running and view.verdict != "running":
-                lane.record(r, "verdict", f"{name}: {view.verdict}")
+        for name in lane.board.changed.get(r, ()):
+            lane.record(r, "verdict", f"{name}: {lane.board.view(r, name).verdict}")
         if lane.phase[r] in (DECIDING, PAUSED):
             wake(env, lane, r)
 
@@ -129,7 +128,7 @@ def _apply(env: simpy.Environment, lane: Lane, r: int, decision: Decision) -> fl
         start_rollback(env, lane, r, by, env.now, decision.style, decision.reason)
         return None
     if decision.action == "done":
-        lane.expose(r, Exposure.of(1.0, unit=lane.plane.exposures[r].unit))
+        lane.expose(r, lane.plane.exposures[r].but(shares=((EVERY_SEGMENT, 1.0),), mode="serve", baseline=False))
         lane.board.stop_all(r)
         lane.done_at[r] = env.now
         lane.enter(r, DONE)
@@ -138,7 +137,8 @@ def _apply(env: simpy.Environment, lane: Lane, r: int, decision: Decision) -> fl
         lane.expose(r, decision.exposure)
     if decision.action == "pause":
         lane.enter(r, PAUSED, decision.reason)
-        return lane.people.respond("approver", r, lane.scenario.people.approver, env.now)
+        # At least MIN_WAIT: a strategy that pauses again at once must not stop simulated time.
+        return max(MIN_WAIT, lane.people.respond("approver", r, lane.scenario.people.approver, env.now))
     return decision.wait
 
 
@@ -205,7 +205,6 @@ def rollback(env: simpy.Environment, lane: Lane, r: int, style: RollbackStyle) -
             shares = {name: min(share, step) for name, share in current.shares}
             lane.expose(r, current.but(shares=tuple(sorted(shares.items()))))
             yield at(env, env.now + style.wait, Priority.PEOPLE)
-    lane.expose(r, Exposure.none().but(unit=lane.plane.exposures[r].unit))
+    lane.expose(r, lane.plane.exposures[r].but(shares=((EVERY_SEGMENT, 0.0),), mode="serve", baseline=False))
     lane.mitigation_at[r] = env.now
-    lane.plane.mitigated[r] = True
     lane.enter(r, MITIGATED)

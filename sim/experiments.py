@@ -198,6 +198,8 @@ def run(
     """
     scenario = as_scenario(scenario)
     seed = scenario.seed if seed is None else seed
+    if every is not None and not every >= 1.0:
+        raise ScenarioError(f"--every: must be at least 1 second, got {every!r}")
     block, traced = divmod(replication, BLOCK_SIZE)
     specs = select_strategies(scenario, strategies)
     check_strategies(scenario, specs)

@@ -38,7 +38,8 @@ class _Entry:
         self.name, self.judge, self.label = name, judge, label
         try:
             self.window = max(_timing(judge, "window", scrape_interval), scrape_interval)
-            self.interval = _timing(judge, "interval", scrape_interval)
+            # Judges measure when a scrape arrives: a shorter interval would mean nothing more.
+            self.interval = max(_timing(judge, "interval", scrape_interval), scrape_interval)
             self.initial_delay = _timing(judge, "initial_delay", 0.0)
         except PluginError as error:
             raise PluginError(f"{label}: {error}") from None
@@ -103,6 +104,7 @@ class JudgeBoard:
             for name, make in factories.items()
         }
         self.replications = replications
+        self.changed: dict[int, list[str]] = {}  # replication -> judges whose verdict changed at the last scrape
 
     @property
     def longest_window(self) -> float:
@@ -142,16 +144,17 @@ class JudgeBoard:
     def measure(self, log: TelemetryLog, now: float) -> np.ndarray:
         """Run every judge that is due in some replication; returns replications whose verdict changed."""
         woken = np.zeros(self.replications, dtype=bool)
-        for entry in self.entries.values():
+        self.changed: dict[int, list[str]] = {}
+        for name, entry in self.entries.items():
             if not (entry.running.any() or entry.restarted.any()):
                 continue
             due = entry.running & (now + 1e-9 >= entry.next_due)
             if not due.any() and not entry.restarted.any():
                 continue
             counts = log.window(entry.scrapes).sum(axis=1)  # (R, arms, metrics) over every segment
-            data = JudgeData(
+            data = JudgeData(  # copies: a judge must not change the engine's own arrays
                 now=now,
-                due=due,
+                due=due.copy(),
                 restarted=entry.restarted.copy(),
                 missing=log.missing.copy(),
                 new=_arm(counts, NEW),
@@ -166,17 +169,23 @@ class JudgeBoard:
                     entry.state[field][:] = values
             entry.restarted[:] = False
             entry.changed()
-            while due.any():
-                entry.next_due[due] += entry.interval
-                due &= now + 1e-9 >= entry.next_due
-            woken |= entry.running & (entry.state["verdict"] != before) & (entry.state["verdict"] != 0)
+            # The next measurement: the first multiple of the interval after now (catch up in one step).
+            late = np.floor((now + 1e-9 - entry.next_due[due]) / entry.interval) + 1
+            entry.next_due[due] += late * entry.interval
+            moved = entry.running & (entry.state["verdict"] != before) & (entry.state["verdict"] != 0)
+            for r in np.flatnonzero(moved).tolist():
+                self.changed.setdefault(r, []).append(name)
+            woken |= moved
         return woken
 
     def _call(self, entry: _Entry, data: JudgeData) -> Verdicts:
         verdicts = guarded(entry.label, entry.judge.measure, data)
         if type(verdicts) is not Verdicts:
             raise PluginError(f"{entry.label} returned {short_repr(verdicts)}, expected a sim.Verdicts")
-        problem = verdicts.problem(self.replications)
+        try:
+            problem = Verdicts.problem(verdicts, self.replications)
+        except Exception as error:  # arrays of an odd dtype or shape
+            problem = f"malformed ({type(error).__name__})"
         if problem:
             raise PluginError(f"{entry.label} returned bad verdicts: {problem}")
         return verdicts

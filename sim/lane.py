@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
-from sim.contract import Alert, Decision, Exposure, Judge, Observation, RollbackStyle, Strategy, VersionStats
+from sim.contract import UNITS, Alert, Decision, Exposure, Judge, Observation, RollbackStyle, Strategy, VersionStats
 from sim.dataplane import Commons, DataPlane, Harm, Span
 from sim.durations import short_repr
 from sim.guard import PluginError, guarded
@@ -79,7 +79,7 @@ class Lane:
         self.population = cohorts.population
         self.segments = list(cohorts.segment_names)
         self.units = [guarded(f"strategy {name!r}", getattr, s, "unit", "request") for s in strategies]
-        if any(unit not in ("request", "user", "instance") for unit in self.units):
+        if any(unit not in UNITS for unit in self.units):
             raise PluginError(f"strategy {name!r}: unit must be request, user or instance")
         self.plane = DataPlane(
             cohorts,
@@ -122,6 +122,8 @@ class Lane:
         if phase not in _NEXT[int(self.phase[r])]:
             raise AssertionError(f"{PHASES[self.phase[r]]} -> {PHASES[phase]}")
         self.phase[r] = phase
+        if phase == MITIGATED:
+            self.plane.mitigated[r] = True  # the data plane stops harming (unless the defect persists)
         if phase != DECIDING:
             self.record(r, PHASES[phase], detail)
 
@@ -195,8 +197,11 @@ class Lane:
             shown = short_repr(decision)
             raise PluginError(f"strategy {self.name!r} returned {shown}, expected a sim.Decision (not a subclass)")
         # An exposure equal to the one in force was checked when it was set.
-        same = decision.exposure is not None and decision.exposure == self._asked[r]
-        problem = Decision.problem(decision, self.segments, check_exposure=not same)  # a subclass cannot skip it
+        try:
+            same = decision.exposure is not None and decision.exposure == self._asked[r]
+            problem = Decision.problem(decision, self.segments, check_exposure=not same)  # a subclass cannot skip it
+        except Exception as error:  # fields of the wrong shape (e.g. shares not pairs)
+            problem = f"malformed ({type(error).__name__}: {short_repr(error)})"
         if problem:
             raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
         if decision.judges is not None or decision.reset:
@@ -213,10 +218,12 @@ class Lane:
         self._asked_exposed[r] = exposure
         if exposure.unit is None:
             exposure = exposure.but(unit=self.units[r])
+            problem = Exposure.problem(exposure, self.segments)  # e.g. a class unit "instance" without instances
+            if problem:
+                raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
         if exposure == self.plane.exposures[r]:
             return
-        self.plane.set_exposure(r, exposure, self.env.now)
-        full = exposure.mode == "serve" and all(exposure.share(s) >= 1.0 for s in self.segments)
+        full = self.plane.set_exposure(r, exposure, self.env.now)
         if full and math.isnan(self.full_at[r]):
             self.full_at[r] = self.env.now
         self.record(r, "exposure", describe(exposure))

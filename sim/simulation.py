@@ -198,7 +198,9 @@ class Simulation:
             callback(event)
 
     def record(self, every: float) -> None:
-        """Append a snapshot to ``recording`` every ``every`` simulated seconds from now on."""
+        """Append a snapshot to ``recording`` every ``every`` simulated seconds (at least 1) from now on."""
+        if not every >= 1.0:
+            raise ValueError(f"record every must be at least 1 second, got {every!r}")
 
         def recorder(env: simpy.Environment):
             while True:

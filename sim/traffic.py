@@ -69,13 +69,13 @@ class TrafficClock:
 
 
 @functools.lru_cache(maxsize=32)
-def _tick_times(horizon: float, scrape_interval: float, edges: tuple[float, ...]) -> tuple[list[float], list[bool]]:
+def _tick_times(horizon: float, scrape_interval: float, edges: tuple[float, ...]) -> tuple[tuple, tuple]:
     """Tick times (rounded to a microsecond) and whether each is a scrape; the same for every block."""
     cells = np.arange(1, int(horizon // CELL_SECONDS) + 1) * CELL_SECONDS
-    scrapes = np.round(np.arange(1, int(horizon // scrape_interval + 1e-9) + 1) * scrape_interval, 6)
+    scrapes = np.round(np.arange(1, int(horizon / scrape_interval + 1e-9) + 1) * scrape_interval, 6)
     times = np.round(np.concatenate([cells, scrapes, np.asarray(edges, dtype=float), [horizon]]), 6)
     times = np.unique(times[(times > 0) & (times <= horizon)])
-    return times.tolist(), np.isin(times, scrapes).tolist()
+    return tuple(times.tolist()), tuple(np.isin(times, scrapes).tolist())
 
 
 class Clock:

@@ -28,7 +28,7 @@ class ServiceAlertRule:
         """Per replication: does the alert fire at ``now``."""
         if not self.config.enabled:
             return np.zeros(len(self._pending_since), dtype=bool)
-        total = log.window(self.scrapes).sum(axis=(1, 2))
+        total = log.window(self.scrapes)[:, :-1].sum(axis=(1, 2))  # users' segments: not the test traffic
         with np.errstate(divide="ignore", invalid="ignore"):
             breached = (total[:, REQUESTS] > 0) & (total[:, ERRORS] / total[:, REQUESTS] > self.config.max_error_rate)
         self._pending_since[~breached] = np.nan

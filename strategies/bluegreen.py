@@ -39,11 +39,15 @@ class BlueGreen:
         if failed:
             return Decision.rollback(f"{failed[0]} failed", style=self.rollback, by=failed[0])
         if obs.now < self.preview:
-            wait = min(self.check, self.preview - obs.now)
+            wait = max(min(self.check, self.preview - obs.now), 1e-3)
             return Decision.set(Exposure.preview(self.preview_rate), wait=wait, judges=judges)
         if self._switched_at is None:
             self._switched_at = obs.now
-            return Decision.set(Exposure.of(1.0), wait=min(self.check, self.post) or 1e-3, judges=judges, reset=judges)
+            return Decision.set(
+                Exposure.of(1.0), wait=max(min(self.check, self.post), 1e-3), judges=judges, reset=judges
+            )
         if obs.now - self._switched_at < self.post:
-            return Decision.set(Exposure.of(1.0), wait=min(self.check, self.post - (obs.now - self._switched_at)))
+            return Decision.set(
+                Exposure.of(1.0), wait=max(min(self.check, self.post - (obs.now - self._switched_at)), 1e-3)
+            )
         return Decision.done()

@@ -12,7 +12,7 @@ class Canary:
     ``check``: how often the strategy looks at its judge; ``unit``:
     ``"request"`` (service mesh), ``"user"`` (sticky flag buckets) or
     ``"instance"`` (with ``instances``); ``judge``: the name of the
-    strategy's judge it acts on (default ``analysis``, if it has one; every judge of the
+    strategy's judge it acts on (default ``analysis``, or its only judge; every judge of the
     strategy runs from the start until the release is promoted);
     ``baseline``: also send the same share to a fresh copy of stable, for a
     judge that compares against it (Kayenta-style; steps must be <= 0.5).
@@ -62,8 +62,12 @@ class Canary:
         self._measured = 0
 
     def decide(self, obs: Observation) -> Decision:
-        if self._named and obs.decisions == 0 and self.judge not in obs.judges:
-            raise ValueError(f"judge {self.judge!r} is not one of this strategy's judges ({', '.join(obs.judges)})")
+        if obs.decisions == 0 and self.judge not in obs.judges and (self._named or obs.judges):
+            if not self._named and len(obs.judges) == 1:
+                self.judge = next(iter(obs.judges))  # its only judge
+            else:
+                names = ", ".join(obs.judges) or "none"
+                raise ValueError(f"judge {self.judge!r} is not one of this strategy's judges ({names}): name one")
         judge = obs.judge(self.judge)
         if judge.failed:
             return Decision.rollback(f"{self.judge} failed")
