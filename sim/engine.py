@@ -125,7 +125,9 @@ def _apply(env: simpy.Environment, lane: Lane, r: int, decision: Decision) -> fl
     """Carry out a decision; returns how long until the strategy decides again (None: never)."""
     if decision.action == "rollback":
         by = decision.by or lane.board.failed(r) or "strategy"
-        start_rollback(env, lane, r, by, env.now, decision.style, decision.reason)
+        # A rollback on a watcher's alarm the strategy saw is detected when that alarm fired.
+        seen = [alert.time for alert in lane.alerts[r] if alert.watcher == by]
+        start_rollback(env, lane, r, by, seen[0] if seen else env.now, decision.style, decision.reason)
         return None
     if decision.action == "done":
         lane.expose(r, lane.plane.exposures[r].but(shares=((EVERY_SEGMENT, 1.0),), mode="serve", baseline=False))
@@ -158,6 +160,8 @@ def alarm(
         when = env.now if at_time is None else at_time
         lane.alerts[r] = (*lane.alerts[r], Alert(watcher, when))
         lane.record(r, "alarm", watcher)
+        if lane.phase[r] in (DECIDING, PAUSED):
+            wake(env, lane, r)  # a strategy that acts on alarms (a kill switch) need not poll for them
         env.process(responder(env, lane, r, watcher, when, lane.people.respond(actor, r, config, when)))
 
 

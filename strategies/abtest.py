@@ -32,7 +32,7 @@ class SegmentAB:
         judge: str | None = None,
     ) -> None:
         if not isinstance(segment, str) or not segment or segment == "*":
-            raise ValueError(f"segment must name one segment of the scenario (the users the match sends), got {segment!r}")
+            raise ValueError(f"segment must name a segment of the scenario (who the match sends), got {segment!r}")
         self.segment, self.duration, self.check = segment, parse_duration(duration), parse_duration(check)
         if self.check <= 0:
             raise ValueError("check must be a positive duration")

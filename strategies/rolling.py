@@ -35,7 +35,9 @@ class RollingUpdate:
     ``replicas + surge`` pods and at least ``replicas - unavailable`` ready
     ones, so ``surge + unavailable`` new pods start at a time; each becomes
     ready after ``ready``. The new version's traffic share is its ready pods
-    over ``replicas``, k/n as in Argo's basic canary ("41% of 10 -> 4 pods"):
+    over ``replicas``, k/n as in Argo's basic canary ("41% of 10 -> 4 pods";
+    unit ``instance`` with ``instances = replicas``; the capacity missing
+    while old pods are down is not modelled: stable serves the rest):
     after j ready periods, k = min(n, j * (surge + unavailable)). Nothing is
     served by it before the first batch is ready; it is done (100%) at
     ``ceil(n / (surge + unavailable)) * ready``. The defaults (10 replicas,
@@ -101,8 +103,6 @@ class RollingUpdate:
         ready = math.inf if self.ready <= 0 else math.floor((obs.now + EPSILON) / self.ready)
         if ready >= self.batches:
             return Decision.done()
-        # k/n routed per request: exactly what unit "instance" with `instances = replicas` serves. That unit
-        # is not used because the engine's promotion and rollback rebuild the exposure without `instances`.
-        exposure = Exposure.of(self.share(ready), unit="request")
+        exposure = Exposure.of(self.share(ready), unit="instance", instances=self.replicas)
         wait = min(self.check, (ready + 1) * self.ready - obs.now)
         return Decision.set(exposure, wait=max(wait, 1e-3), judges=judges)

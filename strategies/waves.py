@@ -15,10 +15,11 @@ class Waves:
     ``regions``: the waves, in order; each is a segment name of the scenario
     (``"*"``: every segment not yet reached) or a table ``{segments = [...],
     bake = "2h"}``; a wave bakes ``bake`` unless it gives its own.
-    The one box is ``one_box`` of the first region's ``instances`` hosts: it
-    gets that share of the first region's requests (routed per request, as a
-    load balancer does) for ``one_box_bake`` (default ``bake``). Then each
-    wave serves every user of its regions and of the earlier ones, so only
+    The one box is ``one_box`` of the first region's ``instances`` hosts
+    (unit ``instance``): it gets that share of the first region's requests,
+    each routed on its own as a load balancer does, for ``one_box_bake``
+    (default ``bake``). Then each wave deploys to every host of its regions,
+    which serve all their users, as do the earlier regions'; so only
     the named regions' users are ever exposed before the promotion. After the
     last wave's bake the release is promoted (``done``: every segment, the
     ones no wave named included), at ``one_box_bake`` plus the sum of the
@@ -31,8 +32,6 @@ class Waves:
     (also when a watcher started the rollback), ``"scenario"`` (the default)
     uses the scenario's ``[rollback]``. ``check``: how often it decides.
     """
-
-    unit = "request"
 
     def __init__(
         self,
@@ -81,11 +80,12 @@ class Waves:
         self.judge, self.instances, self.one_box = judge, instances, one_box
         # Stages: (exposure, end time). The one box is a share of the first region's requests.
         first = self.waves[0][0]
-        stages = [(Exposure.of({segment: one_box / instances for segment in first}), self.one_box_bake)]
+        hosts = {"unit": "instance", "instances": instances}
+        stages = [(Exposure.of({segment: one_box / instances for segment in first}, **hosts), self.one_box_bake)]
         reached: dict[str, float] = {}
         for segments, wave_bake in self.waves:
             reached.update({segment: 1.0 for segment in segments})
-            stages.append((Exposure.of(dict(reached)), wave_bake))
+            stages.append((Exposure.of(dict(reached), **hosts), wave_bake))
         end, self.stages = 0.0, []
         for exposure, stage_bake in stages:
             end += stage_bake
