@@ -54,7 +54,7 @@ def test_a_twenty_line_plugin_runs_from_the_cli(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("reference", "message"),
     [
-        ("nope", "unknown strategy 'nope'; installed: abtest, bigbang, bluegreen, canary"),
+        ("nope", "unknown strategy 'nope'; installed: abtest, argo, bigbang, bluegreen, canary"),
         ("missing.py:X", "no such file missing.py"),
         (f"{Path(__file__).parent.parent / 'plugins' / 'hold.py'}:Nope", "has no 'Nope'"),
         (f"{Path(__file__).parent.parent / 'plugins' / 'hold.py'}:Observation", "not a class with a decide"),
