@@ -122,7 +122,8 @@ def test_bad_input_exits_2_with_one_line_naming_the_problem(tmp_path: Path, case
 def test_missing_file_and_unknown_cli_strategy_exit_2(tmp_path: Path) -> None:
     assert invoke("compare", str(tmp_path / "nope.toml")).exit_code == 2
     result = invoke("compare", "-n", "1", "--strategy", "nope")
-    assert result.exit_code == 2 and "unknown strategy 'nope'; installed: abtest, argo, bigbang, bluegreen, canary" in result.stderr
+    assert result.exit_code == 2
+    assert "unknown strategy 'nope'; installed: abtest, argo, bigbang, bluegreen, canary" in result.stderr
 
 
 def test_broken_plugin_is_named_and_the_others_still_run() -> None:
