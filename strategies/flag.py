@@ -21,8 +21,8 @@ class FlagRollout:
 
     Kill switch: when one of its judges fails (``judge``: the one it runs;
     default every judge of the strategy, all running from t = 0 without
-    restarts) it rolls back at the verdict; when it sees a watcher's alarm it
-    rolls back at its next decision (every ``check``). Either way the flag is
+    restarts) it rolls back at the verdict; at a watcher's alarm (which wakes it) it
+    rolls back at once. Either way the flag is
     turned off: an instant rollback ("kill switch in seconds"), also for a
     rollback a watcher's person starts.
     """

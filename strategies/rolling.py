@@ -35,7 +35,7 @@ class RollingUpdate:
     ``replicas + surge`` pods and at least ``replicas - unavailable`` ready
     ones, so ``surge + unavailable`` new pods start at a time; each becomes
     ready after ``ready``. The new version's traffic share is its ready pods
-    over ``replicas``, k/n as in Argo's basic canary ("41% of 10 -> 4 pods";
+    over ``replicas``, k/n as in Argo's basic canary ("41% of 10 -> 4 pods" in the simulator, which rounds to the nearest (Argo's basic canary takes the ceiling);
     unit ``instance`` with ``instances = replicas``; the capacity missing
     while old pods are down is not modelled: stable serves the rest):
     after j ready periods, k = min(n, j * (surge + unavailable)). Nothing is
@@ -46,8 +46,7 @@ class RollingUpdate:
 
     It rolls back at once when one of its judges fails (``judge``: the one
     it runs; default every judge of the strategy, all running from t = 0) or
-    when it sees a watcher's alarm (checked every ``check``, and at each
-    batch). The rollback is a rolling update back to the old pods, as in
+    at a watcher's alarm (which wakes it). The rollback is a rolling update back to the old pods, as in
     Kubernetes and Argo's basic canary: a redeploy that takes as long as the
     rollout had taken (its time at the rollback; for a watcher's rollback
     started by a person, its time at its latest decision, the whole rollout
