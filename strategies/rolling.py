@@ -35,8 +35,7 @@ class RollingUpdate:
     ``replicas + surge`` pods and at least ``replicas - unavailable`` ready
     ones, so ``surge + unavailable`` new pods start at a time; each becomes
     ready after ``ready``. The new version's traffic share is its ready pods
-    over ``replicas``, k/n as in Argo's basic canary ("41% of 10 -> 4 pods" in the simulator, which rounds to the nearest (Argo's basic canary takes the ceiling);
-    unit ``instance`` with ``instances = replicas``; the capacity missing
+    over ``replicas``: k/n, whole pods only (unit ``instance`` with ``instances = replicas``; the capacity missing
     while old pods are down is not modelled: stable serves the rest):
     after j ready periods, k = min(n, j * (surge + unavailable)). Nothing is
     served by it before the first batch is ready; it is done (100%) at
