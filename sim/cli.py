@@ -23,7 +23,7 @@ from sim.durations import format_duration, parse_duration
 from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run, select_strategies
 from sim.guard import real_exit, set_budget
-from sim.plugins import PluginError, check_strategies, installed_judges, installed_strategies
+from sim.plugins import PluginError, check_strategies, installed_judges, installed_strategies, presets
 from sim.render import (
     comparison_table,
     frontier_table,
@@ -395,15 +395,28 @@ def schema_command() -> None:
 
 @cli.command("list")
 @click.argument(
-    "what", type=click.Choice(["strategies", "judges", "scenarios", "watchers", "detectors", "all"]), default="all"
+    "what",
+    type=click.Choice(["strategies", "presets", "judges", "scenarios", "watchers", "detectors", "all"]),
+    default="all",
 )
+@click.option("--verbose", "-v", is_flag=True, help="Presets: their parameters and source.")
 @_friendly
-def list_command(what: str) -> None:
-    """List installed strategies and judges, bundled scenarios and watchers (detectors: judges and watchers)."""
+def list_command(what: str, verbose: bool) -> None:
+    """List installed strategies, presets and judges, bundled scenarios and watchers (detectors: judges and
+    watchers). It imports no plugin code, except the preset tables."""
     if what in ("strategies", "all"):
         click.echo("strategies:")
         for name, target in installed_strategies().items():
             click.echo(f"  {name:<16} {target}")
+    if what in ("presets", "all"):
+        click.echo("presets (a strategy with a real tool's documented parameters; use = NAME):")
+        for name, preset in presets().items():
+            click.echo(f"  {name:<28} {preset['strategy']:<12} {preset.get('about', '')}")
+            if verbose:
+                click.echo(f"      params: {json.dumps(preset.get('params', {}), sort_keys=True)}")
+                if preset.get("judges"):
+                    click.echo(f"      judges: {json.dumps(preset['judges'], sort_keys=True)}")
+                click.echo(f"      source: {preset.get('source', '')}")
     if what in ("judges", "detectors", "all"):
         click.echo("judges (owned by a strategy):")
         for name, target in installed_judges().items():

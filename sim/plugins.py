@@ -33,6 +33,7 @@ from sim.scenario import JudgeSpec, Scenario, ScenarioError, StrategySpec, split
 
 GROUP = "rollout_sim.strategies"
 JUDGE_GROUP = "rollout_sim.judges"
+PRESET_GROUP = "rollout_sim.presets"  # each entry point: a dict of preset name -> preset (see ``presets``)
 
 
 class _DurationMarker:
@@ -60,6 +61,39 @@ def installed_judges() -> dict[str, str]:
     return {ep.name: ep.value for ep in _entry_points(JUDGE_GROUP)}
 
 
+@functools.cache
+def presets() -> dict[str, dict[str, Any]]:
+    """Installed presets: name -> {"strategy", "params", "judges", "source", "about"}.
+
+    A preset is a strategy with the parameters (and judges) of a real tool's
+    documented configuration; a scenario names it like a strategy
+    (``use = "flagger-docs"``) and its own ``params`` override the preset's.
+    """
+    found: dict[str, dict[str, Any]] = {}
+    for entry in _entry_points(PRESET_GROUP):
+        table = _import("presets", entry.name, entry.load)
+        if not isinstance(table, dict):
+            raise PluginError(f"presets {entry.name!r} is not a dict of presets")
+        for name, preset in table.items():
+            if not isinstance(preset, dict) or not isinstance(preset.get("strategy"), str):
+                raise PluginError(f"preset {name!r} ({entry.name}) needs a 'strategy' name")
+            found.setdefault(str(name), preset)
+    return found
+
+
+def resolve_preset(spec: StrategySpec) -> StrategySpec:
+    """The spec itself, or, when it names a preset, the preset's strategy with the preset's params
+    (and judges) under the spec's own."""
+    if split_file_reference(spec.plugin) or spec.plugin in installed_strategies() or spec.plugin not in presets():
+        return spec
+    preset = presets()[spec.plugin]
+    params = {**preset.get("params", {}), **spec.params}
+    judges = spec.judges
+    if judges is None and preset.get("judges") is not None:
+        judges = {name: JudgeSpec(**judge) for name, judge in preset["judges"].items()}
+    return spec.model_copy(update={"use": preset["strategy"], "params": params, "judges": judges})
+
+
 def load_strategy_class(reference: str) -> type:
     """The class for an installed strategy name or for ``path/to/file.py:ClassName``."""
     return _load(reference, GROUP, "strategy", "decide")
@@ -77,7 +111,8 @@ def _load(reference: str, group: str, kind: str, method: str) -> type:
         found = [ep for ep in _entry_points(group) if ep.name == reference]
         if not found:
             names = ", ".join(ep.name for ep in _entry_points(group)) or "none (is rollout-sim installed?)"
-            raise PluginError(f"unknown {kind} {reference!r}; installed: {names}")
+            hint = "; presets: rollout-sim list presets" if kind == "strategy" else ""
+            raise PluginError(f"unknown {kind} {reference!r}; installed: {names}{hint}")
         loaded = _import(kind, reference, found[0].load)
     if not inspect.isclass(loaded) or not callable(getattr(loaded, method, None)):
         raise PluginError(f"{kind} {reference!r} is not a class with a {method}() method")
@@ -192,6 +227,7 @@ def _builder(cls: type, params: dict[str, Any], label: str) -> Callable[[], Any]
 def strategy_factory(spec: StrategySpec) -> Callable[[], Strategy]:
     """A function that builds a fresh strategy for each replication; building one now validates the params."""
     label = f"strategy {spec.name!r} ({spec.plugin})"
+    spec = resolve_preset(spec)
     build = _builder(load_strategy_class(spec.plugin), spec.params, label)
     unit = guarded(label, getattr, build(), "unit", "request")
     if not isinstance(unit, str) or unit not in UNITS:
@@ -221,7 +257,8 @@ def judge_factory(spec: JudgeSpec, label: str) -> Callable[[], Judge]:
 
 
 def strategy_judges(scenario: Scenario, spec: StrategySpec) -> dict[str, JudgeSpec]:
-    """The strategy's judges: its own, or the scenario's ``detection.analysis`` as ``analysis``."""
+    """The strategy's judges: its own (or its preset's), or the scenario's ``detection.analysis`` as ``analysis``."""
+    spec = resolve_preset(spec)
     if spec.judges is not None:
         return dict(spec.judges)
     analysis = scenario.detection.analysis
