@@ -411,7 +411,7 @@ def list_command(what: str, verbose: bool) -> None:
     if what in ("presets", "all"):
         click.echo("presets (a strategy with a real tool's documented parameters; use = NAME):")
         for name, preset in presets().items():
-            click.echo(f"  {name:<28} {preset['strategy']:<12} {preset.get('about', '')}")
+            click.echo(f"  {name:<40} {preset['strategy']:<12} {preset.get('about', '')}")
             if verbose:
                 click.echo(f"      params: {json.dumps(preset.get('params', {}), sort_keys=True)}")
                 if preset.get("judges"):
