@@ -23,6 +23,7 @@ from sim.durations import format_duration, parse_duration
 from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run, select_strategies
 from sim.guard import real_exit, set_budget
+from sim.importers import import_file
 from sim.plugins import PluginError, check_strategies, installed_judges, installed_strategies, presets
 from sim.render import (
     comparison_table,
@@ -140,6 +141,7 @@ def compare_command(
     total = replications or loaded.replications
     console = Console(stderr=True)
     with _json_output(as_json) as out:  # from here on, whatever plugins print stays off stdout
+        strategies = _imported(strategies)
         specs = select_strategies(loaded, strategies)
         check_strategies(loaded, specs)
         _announce(estimate(loaded, specs, total), force)
@@ -154,6 +156,20 @@ def compare_command(
                 workers=workers,
             )
         _finish(result, out, lambda out: (out.print(comparison_table(result)), out.print(outcome_table(result))))
+
+
+def _imported(names: tuple[str, ...]) -> list:
+    """``--strategy`` values, with Argo or Flagger YAML files read into strategy specs (warnings on stderr)."""
+    resolved: list = []
+    for name in names:
+        if name.endswith((".yaml", ".yml")):
+            result = import_file(name)
+            for warning in result.warnings:
+                click.echo(f"rollout-sim: warning: {name}: {warning}", err=True)
+            resolved.extend(result.specs)
+        else:
+            resolved.append(name)
+    return resolved
 
 
 def _announce(work: Work, force: bool) -> None:
@@ -385,6 +401,18 @@ def validate_command(files: tuple[str, ...]) -> None:
         click.echo(f"{file}: ok ({count} {'strategy' if count == 1 else 'strategies'}); {work.describe()}")
     if problems:
         raise ScenarioError("\n".join(problems))
+
+
+@cli.command("import")
+@click.argument("file")
+@_friendly
+def import_command(file: str) -> None:
+    """Read an Argo Rollouts Rollout or a Flagger Canary (YAML) and print the equivalent scenario
+    strategy entries (TOML). What cannot be mapped is a warning naming the field, on stderr."""
+    result = import_file(file)
+    for warning in result.warnings:
+        click.echo(f"rollout-sim: warning: {file}: {warning}", err=True)
+    click.echo(result.toml(), nl=False)
 
 
 @cli.command("schema")

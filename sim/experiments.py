@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from sim.catalog import resolve_scenario
 from sim.engine import Priority, at
 from sim.executors import Executor, LocalExecutor, Outcome, Task
+from sim.importers import import_file
 from sim.lane import Event, Lane, describe
 from sim.measures import RunMeasures
 from sim.plugins import check_strategies
@@ -45,21 +46,31 @@ def as_scenario(scenario: Scenario | str | Path | None) -> Scenario:
     return load_scenario(resolve_scenario(scenario))
 
 
-def select_strategies(scenario: Scenario, names: Sequence[str] | None) -> list[StrategySpec]:
-    """The scenario's strategies, or those named; a name not in the scenario may be any installed one."""
+def select_strategies(scenario: Scenario, names: Sequence[str | StrategySpec] | None) -> list[StrategySpec]:
+    """The scenario's strategies, or those named; a name not in the scenario may be any installed one,
+    a preset, ``path/file.py:Class``, or an Argo Rollout / Flagger Canary file (``.yaml``)."""
     if not names:
         return list(scenario.strategies)
     by_name = {spec.name: spec for spec in scenario.strategies}
     specs = []
     for name in names:
-        if name in by_name:
+        if isinstance(name, StrategySpec):
+            specs.append(name)
+        elif name.endswith((".yaml", ".yml")):
+            specs.extend(import_file(name).specs)
+        elif name in by_name:
             specs.append(by_name[name])
-            continue
-        try:
-            specs.append(StrategySpec(name=_label(name), use=name))
-        except ValidationError:
-            raise ScenarioError(f"--strategy: expected a strategy name or path/file.py:Class, got {name!r}") from None
+        else:
+            specs.append(_named(name))
     return specs
+
+
+def _named(name: str) -> StrategySpec:
+    """A strategy given only by name on the command line: installed, a preset, or path/file.py:Class."""
+    try:
+        return StrategySpec(name=_label(name), use=name)
+    except ValidationError:
+        raise ScenarioError(f"--strategy: expected a strategy name or path/file.py:Class, got {name!r}") from None
 
 
 def _label(reference: str) -> str:
