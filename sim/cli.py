@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any, TextIO
 
 import click
@@ -35,7 +36,8 @@ from sim.render import (
 )
 from sim.results import Comparison, RunResult
 from sim.scenario import ScenarioError, load_scenario, scenario_json_schema
-from sim.sweeps import finish_sweep, prepare_sweep, run_sweep
+from sim.sweeps import check_writable, finish_sweep, prepare_sweep, run_sweep, write_atomically
+from sim.templates import starter_strategy
 
 BAD_INPUT = 2
 WATCHERS = {
@@ -413,6 +415,30 @@ def import_command(file: str) -> None:
     for warning in result.warnings:
         click.echo(f"rollout-sim: warning: {file}: {warning}", err=True)
     click.echo(result.toml(), nl=False)
+
+
+@cli.command("new-strategy")
+@click.argument("name")
+@click.option(
+    "--dir", "folder", type=click.Path(file_okay=False), default=".", show_default=True, help="Where to write."
+)
+@_friendly
+def new_strategy_command(name: str, folder: str) -> None:
+    """Write a starter strategy plugin NAME.py and a scenario NAME.toml that runs it beside the built-ins."""
+    try:
+        code, scenario = starter_strategy(name)
+    except ValueError as error:
+        raise ScenarioError(f"new-strategy {name!r}: {error}") from None
+    target = Path(folder)
+    files = {target / f"{name}.py": code, target / f"{name}.toml": scenario}
+    existing = [str(path) for path in files if path.exists()]
+    if existing:
+        raise ScenarioError(f"new-strategy: {', '.join(existing)} already exists; nothing written")
+    check_writable(target)
+    for path, text in files.items():
+        write_atomically(path, text)
+        click.echo(f"wrote {path}")
+    click.echo(f"run it: rollout-sim compare {target / name}.toml")
 
 
 @cli.command("schema")

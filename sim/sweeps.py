@@ -139,7 +139,7 @@ def plan_sweep(scenario: Scenario, axes: list[Axis], seed: int, replications: in
     return SweepPlan(scenario.name, axes, seed, replications, out, directory, plan_points, items)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Write then rename, with the data on disk first: a crash leaves the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as handle:
@@ -205,7 +205,7 @@ def _write_item(plan: SweepPlan, item_id: str, outcomes: list[Outcome], specs: l
     runs, errors = collect(iter(outcomes))
     names = [spec.name for spec in specs if spec.name not in errors]
     document = {"id": item_id, "rows": summary_rows(runs, names) if len(runs) else [], "errors": errors}
-    _write_atomically(plan.directory / "items" / f"{item_id}.json", json.dumps(document, default=float))
+    write_atomically(plan.directory / "items" / f"{item_id}.json", json.dumps(document, default=float))
     return errors
 
 
