@@ -323,14 +323,17 @@ def split_file_reference(reference: str) -> tuple[str, str] | None:
 class JudgeSpec(_Model):
     """A judge a strategy owns: an installed judge (or path/file.py:Class) and its params."""
 
-    use: str = Field("threshold", min_length=1, description="installed judge name, or path/to/file.py:ClassName")
+    use: Annotated[str, AfterValidator(_one_line_text)] = Field(
+        "threshold", min_length=1, max_length=1000, description="installed judge name, or path/to/file.py:ClassName"
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the judge")
 
 
 class StrategySpec(_Model):
     name: Name = Field(description="label in results")
-    use: str | None = Field(
+    use: Annotated[str, AfterValidator(_one_line_text)] | None = Field(
         None,
+        max_length=1000,
         description="installed strategy name, or path/to/file.py:ClassName (relative to the scenario file)",
     )
     params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the strategy")
