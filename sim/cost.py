@@ -24,7 +24,10 @@ CEILING_SECONDS = 3600.0
 MAX_TICKS = 2_000_000
 """Ticks per block above this are refused unless ``--force`` (memory for the tick times, hours of work)."""
 SECONDS_PER_TICK = 4e-4
-"""Wall seconds of one tick of one block of 64 replications on a 2-core machine (benchmarks/bench_core.py)."""
+"""Wall seconds of one tick of one block of 64 replications with 6 cohorts on a 2-core machine
+(benchmarks/bench_core.py); it grows with the cohorts."""
+SECONDS_PER_BLOCK = 1e-3
+"""The least a block costs (building it): work over the ceiling at this pace is refused without a pilot."""
 PILOT_SECONDS = 1.0
 
 
@@ -70,9 +73,11 @@ def estimate(scenario: Scenario, specs: Sequence[StrategySpec], replications: in
     """The work of running ``specs`` over ``replications``; a pilot block measures it when it is large."""
     blocks = math.ceil(replications / BLOCK_SIZE)
     ticks = ticks_per_block(scenario)
-    bound = blocks * len(specs) * ticks * SECONDS_PER_TICK
-    if not pilot or bound <= 10 * PILOT_SECONDS or ticks > MAX_TICKS:
-        return Work(blocks, len(specs), ticks, bound, False)
+    cohorts = len(scenario.population.segments) * len(scenario.population.rate_classes)
+    bound = blocks * len(specs) * ticks * SECONDS_PER_TICK * max(1.0, cohorts / 6)
+    least = blocks * len(specs) * SECONDS_PER_BLOCK
+    if not pilot or bound <= 10 * PILOT_SECONDS or ticks > MAX_TICKS or least > CEILING_SECONDS:
+        return Work(blocks, len(specs), ticks, max(bound, least) if least > CEILING_SECONDS else bound, False)
     per_block = sum(_pilot(scenario, spec, ticks) for spec in specs)
     return Work(blocks, len(specs), ticks, blocks * per_block, True)
 

@@ -56,6 +56,8 @@ def _value(text: str) -> Any:
         return tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         return text.strip()
+    except (ValueError, RecursionError):  # an integer of thousands of digits, nesting too deep
+        raise ScenarioError(f"--grid value {text.strip()[:40]!r}...: too large or nested too deeply") from None
 
 
 def parse_axis(option: str) -> Axis:

@@ -402,7 +402,10 @@ def _one_line(error: BaseException) -> str:
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(top level)"
+    """``strategies.0.params``; a part with control characters (a key with a line break) is escaped."""
+    parts = [str(part) for part in loc]
+    parts = [repr(part) if _FORBIDDEN.search(part.replace("/", "").replace("\\", "")) else part for part in parts]
+    return ".".join(parts) or "(top level)"
 
 
 def _describe(error: dict[str, Any]) -> str:
