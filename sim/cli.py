@@ -186,7 +186,7 @@ def _finish(result: Comparison | RunResult, out: TextIO | None, show: Callable[[
     """Print a result as JSON (to ``out``) or tables; a strategy that failed while running is named
     and exits 1."""
     for message in result.errors.values():
-        click.echo(f"rollout-sim: {message}", err=True)
+        click.echo(f"rollout-sim: {' '.join(message.split())}", err=True)  # one line, whatever a plugin said
     if out is not None:
         out.write(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n")
         out.flush()

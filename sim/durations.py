@@ -39,9 +39,11 @@ def parse_duration(text: object) -> float:
 def short_repr(value: object) -> str:
     """The value as it may appear in a one-line error (long ones cut)."""
     try:
-        text = repr(value)
-    except Exception:  # a plugin's object whose repr fails
-        return f"<{type(value).__name__}>"
+        text = " ".join(repr(value).split())  # one line, even for a numpy array
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # a plugin's object whose repr fails, however it fails
+        return "<unprintable>"
     return text if len(text) <= 60 else text[:57] + "..."
 
 

@@ -44,6 +44,7 @@ class PluginTimeout(BaseException):
 _budget: float | None = None
 _active: dict[int, float] = {}  # thread id -> deadline of the plugin call it is in
 _fired: set[int] = set()
+_labels: dict[int, str] = {}
 _lock = threading.Lock()
 _watchdog: threading.Thread | None = None
 
@@ -72,7 +73,8 @@ def describe(error: BaseException) -> str:
     except BaseException:
         text = "<unprintable>"
     text = " ".join(text.split())[:300]
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    kind = " ".join(str(getattr(type(error), "__name__", "Exception")).split())[:100]  # even a forged name: one line
+    return f"{kind}: {text}" if text else kind
 
 
 def guarded(label: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -82,6 +84,7 @@ def guarded(label: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return call(*args, **kwargs)
     _arm()
     _fired.discard(thread)
+    _labels[thread] = label
     _active[thread] = time.monotonic() + budget()
     try:
         return call(*args, **kwargs)
@@ -89,9 +92,7 @@ def guarded(label: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise PluginError(f"{label} did not return within {budget():g} s (a plugin call's budget)") from None
     except KeyboardInterrupt:
         raise
-    except PluginError:
-        raise
-    except BaseException as error:
+    except BaseException as error:  # a PluginError raised by the plugin itself is the plugin's too
         raise PluginError(f"{label} raised {describe(error)}") from None
     finally:
         _active.pop(thread, None)
@@ -145,15 +146,23 @@ def _on_alarm(signum: int, frame: object) -> None:
         raise PluginTimeout
 
 
+GIVE_UP = 3.0
+"""Seconds past its budget after which a plugin that keeps catching the stop ends the process."""
+
+
 def _watch() -> None:
     main = threading.main_thread().ident
     while True:
         time.sleep(0.1)
         now = time.monotonic()
         for thread, deadline in list(_active.items()):
-            if now <= deadline or thread in _fired:
+            if now <= deadline:
                 continue
-            _fired.add(thread)
+            if now > deadline + GIVE_UP:  # it swallows every stop: do not hang for ever
+                label = _labels.get(thread, "a plugin")
+                os.write(2, f"rollout-sim: {label} ran past its budget and caught every stop: ended\n".encode())
+                _REAL_EXIT(1)
+            _fired.add(thread)  # stop it again every 0.1 s: a plugin may catch one stop
             if thread == main and signal.getsignal(signal.SIGALRM) is _on_alarm:
                 signal.pthread_kill(thread, signal.SIGALRM)  # also wakes a sleeping plugin
             else:

@@ -216,6 +216,8 @@ class Lane:
         if exposure == self._asked_exposed[r]:
             return  # the same as last time, before the strategy's unit was filled in
         self._asked_exposed[r] = exposure
+        if any(type(share) is not float for _, share in exposure.shares):  # e.g. a Fraction: plain floats from here
+            exposure = exposure.but(shares=tuple((name, float(share)) for name, share in exposure.shares))
         if exposure.unit is None:
             exposure = exposure.but(unit=self.units[r])
             problem = Exposure.problem(exposure, self.segments)  # e.g. a class unit "instance" without instances

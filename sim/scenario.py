@@ -402,9 +402,9 @@ def _one_line(error: BaseException) -> str:
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
-    """``strategies.0.params``; a part with control characters (a key with a line break) is escaped."""
+    """``strategies.0.params``; a part that is blank or not printable (a key with a line break) is quoted."""
     parts = [str(part) for part in loc]
-    parts = [repr(part) if _FORBIDDEN.search(part.replace("/", "").replace("\\", "")) else part for part in parts]
+    parts = [part if part.isprintable() and part.strip() else repr(part) for part in parts]
     return ".".join(parts) or "(top level)"
 
 
