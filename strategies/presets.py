@@ -24,16 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-ARGO_DOCS_STEPS: list[dict[str, Any]] = [
-    {"setWeight": 20},
-    {"pause": {"duration": "10m"}},
-    {"setWeight": 40},
-    {"pause": {"duration": "10m"}},
-    {"setWeight": 60},
-    {"pause": {"duration": "10m"}},
-    {"setWeight": 80},
-    {"pause": {"duration": "10m"}},
-]
+from strategies.argo import DEFAULT_STEPS
+
+ARGO_DOCS_STEPS: list[dict[str, Any]] = [dict(step) for step in DEFAULT_STEPS]  # the argo default is this example
 CODEDEPLOY_SOURCE = (
     "awsdocs/aws-codedeploy-user-guide:doc_source/deployment-configurations.md; "
     "https://docs.aws.amazon.com/codedeploy/latest/userguide/deployment-configurations.html"
