@@ -35,6 +35,7 @@ from sim.plugins import GROUP, check_strategies
 from sim.results import METRICS, StrategySummary
 from sim.scenario import Scenario, ScenarioError, split_file_reference
 from sim.simulation import BLOCK_SIZE
+from sim.streaming import STREAM_ABOVE, StrategyStream
 
 
 @dataclass(frozen=True)
@@ -149,11 +150,10 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(handle.name, path)
 
 
-def summary_rows(runs: pd.DataFrame, strategies: list[str]) -> list[dict[str, Any]]:
-    """Tidy rows (strategy x measure) of one item's runs."""
+def summary_rows(summaries: dict[str, StrategySummary]) -> list[dict[str, Any]]:
+    """Tidy rows (strategy x measure) of one item's summaries."""
     rows = []
-    for name in strategies:
-        summary = StrategySummary.of(name, runs[runs["strategy"] == name])
+    for name, summary in summaries.items():
         for metric in METRICS:
             s = summary.metrics[metric]
             low, high = s.ci95 if s.ci95 else (None, None)
@@ -189,22 +189,48 @@ def run_sweep(plan: SweepPlan, executor: Executor, progress: Progress | None = N
         for item in pending
         for task in comparison_tasks(item.scenario, item.scenario.strategies, plan.seed, plan.replications, item.id)
     )
+    # A large item keeps streamed summaries, not its runs: memory does not grow with replications.
+    streamed = (
+        plan.replications * max(len(item.scenario.strategies) for item in pending) > STREAM_ABOVE if pending else False
+    )
     finished: dict[str, list[Outcome]] = {item_id: [] for item_id in per_item}
+    streams: dict[str, dict[str, StrategyStream]] = {}
+    counts = dict.fromkeys(per_item, 0)
     errors: dict[str, str] = {}
     for done, outcome in enumerate(executor.run(tasks, total), start=1):
         item_id = outcome.task.key
+        counts[item_id] += 1
+        if streamed and outcome.error is None:
+            names = [spec.name for spec in plan.items[item_id].scenario.strategies]
+            item_streams = streams.setdefault(item_id, {name: StrategyStream(METRICS) for name in names})
+            item_streams[outcome.task.spec.name].add(outcome.columns)
+            outcome = Outcome(outcome.task, {})  # the summary has it: drop the rows
         finished[item_id].append(outcome)
-        if len(finished[item_id]) == per_item[item_id]:
-            errors.update(_write_item(plan, item_id, finished.pop(item_id), plan.items[item_id].scenario.strategies))
+        if counts[item_id] == per_item[item_id]:
+            specs = plan.items[item_id].scenario.strategies
+            errors.update(_write_item(plan, item_id, finished.pop(item_id), specs, streams.pop(item_id, None)))
         if progress:
             progress(done, total)
     return errors
 
 
-def _write_item(plan: SweepPlan, item_id: str, outcomes: list[Outcome], specs: list) -> dict[str, str]:
-    runs, errors = collect(iter(outcomes))
+def _write_item(
+    plan: SweepPlan,
+    item_id: str,
+    outcomes: list[Outcome],
+    specs: list,
+    streams: dict[str, StrategyStream] | None = None,
+) -> dict[str, str]:
+    errors = {o.task.spec.name: o.error for o in sorted(outcomes, key=lambda o: -o.task.block) if o.error}
     names = [spec.name for spec in specs if spec.name not in errors]
-    document = {"id": item_id, "rows": summary_rows(runs, names) if len(runs) else [], "errors": errors}
+    if streams is not None:
+        summaries = {name: StrategySummary.of_stream(name, streams[name]) for name in names}
+    else:
+        runs, errors = collect(iter(outcomes))
+        summaries = (
+            {name: StrategySummary.of(name, runs[runs["strategy"] == name]) for name in names} if len(runs) else {}
+        )
+    document = {"id": item_id, "rows": summary_rows(summaries), "errors": errors}
     write_atomically(plan.directory / "items" / f"{item_id}.json", json.dumps(document, default=float))
     return errors
 

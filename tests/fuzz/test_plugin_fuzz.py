@@ -54,30 +54,14 @@ def ref(name: str) -> str:
     return f"{MISBEHAVING}:{name}"
 
 
-def alone() -> tuple[str, ...]:
-    return ("compare", "default", "-n", "3", "--strategy", "canary", "--json")
+FAST = ("--plugin-timeout", "1")
+ALONE = ("compare", "default", "-n", "3", "--strategy", "canary", "--json")
+JUDGED = (*FAST, "compare", "{judged}", "-n", "3", "--strategy", "canary", "--strategy", "judged", "--json")
 
 
 def beside(name: str, *options: str) -> tuple[str, ...]:
     return (*options, "compare", "default", "-n", "3", "--strategy", "canary", "--strategy", ref(name), "--json")
 
-
-JUDGED = (
-    "--plugin-timeout",
-    "1",
-    "compare",
-    "{judged}",
-    "-n",
-    "3",
-    "--strategy",
-    "canary",
-    "--strategy",
-    "judged",
-    "--json",
-)
-
-
-FAST = ("--plugin-timeout", "1")
 
 # Failing while running: exit 1, named in one line; the text the line must hold besides the plugin's name.
 RUNTIME = {
@@ -107,7 +91,7 @@ JUDGES = {
 HARMLESS_CLI = ["LeavesThread", "Prints", "PrintsWhenBuilt", "ClosesStdout", "ClosesRealStdout", "ClosesFd1"]
 
 CASES: dict[str, tuple[tuple[str, ...], float]] = {
-    "alone": (alone(), TIMEOUT),
+    "alone": (ALONE, TIMEOUT),
     **{f"runtime-{name}": (beside(name, *FAST), 10.0 if name == "SwallowsTimeout" else TIMEOUT) for name in RUNTIME},
     **{f"judge-{name}": (JUDGED, TIMEOUT) for name in JUDGES},
     **{f"harmless-{name}": (beside(name, *FAST), TIMEOUT) for name in HARMLESS_CLI},

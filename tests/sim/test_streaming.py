@@ -45,3 +45,16 @@ def test_metric_stream_quantiles_are_within_one_bin() -> None:
     assert stream.sd == pytest.approx(values.std(ddof=1))
     for q in (0.005, 0.5, 0.95, 0.99):
         assert stream.quantile(q) == pytest.approx(np.quantile(values, q), rel=BIN, abs=1e-12)
+
+
+def test_a_large_sweep_item_streams_the_same_table(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    import sim.sweeps
+
+    grid = ["strategies.canary.bake=5m,10m"]
+    kept = sim.sweep("default", grid, replications=128, out=tmp_path / "kept").table
+    monkeypatch.setattr(sim.sweeps, "STREAM_ABOVE", 10)
+    streamed = sim.sweep("default", grid, replications=128, out=tmp_path / "streamed").table
+    assert len(kept) == len(streamed)
+    for column in ("mean", "n"):
+        assert np.allclose(kept[column].astype(float), streamed[column].astype(float), rtol=1e-9, equal_nan=True)
+    assert np.allclose(kept["median"].astype(float), streamed["median"].astype(float), rtol=BIN, equal_nan=True)
