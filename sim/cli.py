@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import json
 import os
 import sys
@@ -25,7 +26,14 @@ from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run, select_strategies
 from sim.guard import real_exit, set_budget
 from sim.importers import import_file
-from sim.plugins import PluginError, check_strategies, installed_judges, installed_strategies, presets
+from sim.plugins import (
+    PluginError,
+    check_strategies,
+    installed_judges,
+    installed_strategies,
+    load_strategy_class,
+    presets,
+)
 from sim.render import (
     comparison_table,
     frontier_table,
@@ -453,7 +461,9 @@ def schema_command() -> None:
     type=click.Choice(["strategies", "presets", "judges", "scenarios", "watchers", "detectors", "all"]),
     default="all",
 )
-@click.option("--verbose", "-v", is_flag=True, help="Presets: their parameters and source.")
+@click.option(
+    "--verbose", "-v", is_flag=True, help="Strategies and presets: parameters and source (imports the strategies)."
+)
 @_friendly
 def list_command(what: str, verbose: bool) -> None:
     """List installed strategies, presets and judges, bundled scenarios and watchers (detectors: judges and
@@ -462,6 +472,9 @@ def list_command(what: str, verbose: bool) -> None:
         click.echo("strategies:")
         for name, target in installed_strategies().items():
             click.echo(f"  {name:<16} {target}")
+            if verbose:
+                for line in _strategy_details(name):
+                    click.echo(f"      {line}")
     if what in ("presets", "all"):
         click.echo("presets (a strategy with a real tool's documented parameters; use = NAME):")
         for name, preset in presets().items():
@@ -483,6 +496,21 @@ def list_command(what: str, verbose: bool) -> None:
         click.echo("watchers (owned by the scenario, watching every strategy):")
         for name, text in WATCHERS.items():
             click.echo(f"  {name:<16} {text}")
+
+
+def _strategy_details(name: str) -> list[str]:
+    """What a strategy is (its docstring's first line) and its params with their defaults."""
+    try:
+        cls = load_strategy_class(name)
+    except PluginError as error:
+        return [f"cannot load: {error}"]
+    about = (inspect.getdoc(cls) or "").splitlines()[:1]
+    params = [
+        f"{p.name}={p.default!r}" if p.default is not inspect.Parameter.empty else p.name
+        for p in inspect.signature(cls).parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    return [*about, f"params: {', '.join(params) or 'none'}", f"source: {inspect.getsourcefile(cls)}"]
 
 
 def _first_comment(path: Any) -> str:

@@ -188,3 +188,15 @@ def test_run_json_rows_have_the_documented_fields() -> None:
     assert all(set(row) == set(TIMELINE_COLUMNS) for row in canary["timeline"])
     times_and_events = [(row["time_s"], row["event"]) for row in canary["timeline"]]
     assert len(times_and_events) == len(set(times_and_events)), "no duplicate rows"
+
+
+def test_list_verbose_shows_every_strategy_with_params_and_source_and_every_preset() -> None:
+    import sim
+
+    output = invoke("list", "strategies", "-v").output
+    for name in sim.installed_strategies():
+        assert f"  {name} " in output
+    assert output.count("params:") == len(sim.installed_strategies())
+    assert output.count("source:") == len(sim.installed_strategies())
+    presets = invoke("list", "presets", "-v").output
+    assert "flagger-docs" in presets and "source:" in presets
