@@ -17,6 +17,7 @@ import numpy as np
 from sim.contract import VERDICTS, Arm, Judge, JudgeData, JudgeView, Verdicts
 from sim.durations import parse_duration, short_repr
 from sim.guard import PluginError, guarded
+from sim.scenario import MAX_WINDOW
 from sim.telemetry import BASELINE, ERRORS, NEW, REQUESTS, SLOW, STABLE, TelemetryLog, scrapes_in
 
 _FIELDS = ("verdict", "statistic", "last", "measurements", "failures", "inconclusive")
@@ -37,7 +38,8 @@ class _Entry:
     def __init__(self, name: str, judge: Judge, replications: int, scrape_interval: float, label: str) -> None:
         self.name, self.judge, self.label = name, judge, label
         try:
-            self.window = max(_timing(judge, "window", scrape_interval), scrape_interval)
+            # Bounded as judge_factory checks (a judge built past that check still cannot exhaust memory).
+            self.window = min(max(_timing(judge, "window", scrape_interval), scrape_interval), MAX_WINDOW)
             # Judges measure when a scrape arrives: a shorter interval would mean nothing more.
             self.interval = max(_timing(judge, "interval", scrape_interval), scrape_interval)
             self.initial_delay = _timing(judge, "initial_delay", 0.0)

@@ -29,7 +29,7 @@ from typing import Annotated, Any
 from sim.contract import UNITS, Judge, Strategy
 from sim.durations import parse_duration, short_repr
 from sim.guard import PluginError, guarded
-from sim.scenario import JudgeSpec, Scenario, ScenarioError, StrategySpec, split_file_reference
+from sim.scenario import MAX_HORIZON, MAX_WINDOW, JudgeSpec, Scenario, ScenarioError, StrategySpec, split_file_reference
 
 GROUP = "rollout_sim.strategies"
 JUDGE_GROUP = "rollout_sim.judges"
@@ -252,7 +252,10 @@ def judge_factory(spec: JudgeSpec, label: str) -> Callable[[], Judge]:
         except ValueError as error:
             raise PluginError(f"{label}: {name}: {error}") from None
         if seconds is not None and name != "initial_delay" and seconds <= 0:
-            raise PluginError(f"{label}: {name} must be a positive duration, got {value!r}")
+            raise PluginError(f"{label}: {name} must be a positive duration, got {short_repr(value)}")
+        limit = MAX_HORIZON if name == "initial_delay" else MAX_WINDOW
+        if seconds is not None and seconds > limit:
+            raise PluginError(f"{label}: {name} must be at most {limit / 86400:g} days, got {short_repr(value)}")
     return build
 
 

@@ -310,3 +310,19 @@ def test_a_grid_value_the_parser_cannot_hold_is_refused_in_one_line(
 def test_a_strategy_option_that_names_nothing_is_bad_input(command: str, value: str) -> None:
     line = one_error(invoke(command, "--strategy", value))
     assert "--strategy" in line or "strategy" in line, line
+
+
+def test_a_judge_window_past_a_week_is_refused_before_the_work(tmp_path: Path) -> None:
+    """Found by the long fuzz run: a judge window of 1e300 s sized the telemetry log and crashed compare."""
+    from click.testing import CliRunner
+
+    from sim.cli import cli
+
+    path = tmp_path / "w.toml"
+    path.write_text(
+        'name = "w"\n[population]\nusers = 1000\n[traffic]\nrate = 10\n[[strategies]]\nname = "bigbang"\n'
+        'judges = { analysis = { use = "threshold", params = { window = 1e300 } } }\n'
+    )
+    result = CliRunner().invoke(cli, ["compare", str(path), "-n", "2"])
+    assert result.exit_code == 2 and "window must be at most 7 days" in result.stderr
+    assert "Traceback" not in result.output
