@@ -1,11 +1,10 @@
 """What a command will cost, said before it starts, and refused past a ceiling unless forced.
 
 The work is blocks (of ``BLOCK_SIZE`` replications) times strategies, each
-over the same fixed ticks (one a minute, plus scrapes and edges). A run
-that ends early (every replication of its block mitigated) stops drawing,
-so the number of ticks is an upper bound; when that bound is large, one
-block of each strategy is run for a moment (a pilot) to measure the real
-pace on this machine.
+over the same fixed ticks (one a minute, plus scrapes and edges), plus the
+strategies' decisions, which only running them tells. So one block of each
+strategy is run for a moment (a pilot, 3 s at most in all) to measure the
+pace on this machine; ``validate`` states the tick count alone.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ SECONDS_PER_TICK = 4e-4
 SECONDS_PER_BLOCK = 1e-3
 """The least a block costs (building it): work over the ceiling at this pace is refused without a pilot."""
 PILOT_SECONDS = 1.0
+PILOT_TOTAL = 3.0  # seconds of pilot at most, shared by the strategies
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Work:
     measured: bool  # from a pilot, not from the tick count alone
 
     def describe(self) -> str:
-        how = "measured by a pilot" if self.measured else "from the ticks; decisions not counted"
+        how = "measured by a pilot block" if self.measured else "from the ticks; decisions not counted"
         return (
             f"work: {self.blocks:,} block{'s' if self.blocks != 1 else ''} of {BLOCK_SIZE} replications x "
             f"{self.strategies} strateg{'ies' if self.strategies != 1 else 'y'}, up to {self.ticks:,} ticks per "
@@ -76,25 +76,29 @@ def estimate(scenario: Scenario, specs: Sequence[StrategySpec], replications: in
     cohorts = len(scenario.population.segments) * len(scenario.population.rate_classes)
     bound = blocks * len(specs) * ticks * SECONDS_PER_TICK * max(1.0, cohorts / 6)
     least = blocks * len(specs) * SECONDS_PER_BLOCK
-    if not pilot or bound <= 10 * PILOT_SECONDS or ticks > MAX_TICKS or least > CEILING_SECONDS:
+    if not pilot or ticks > MAX_TICKS or least > CEILING_SECONDS:
         return Work(blocks, len(specs), ticks, max(bound, least) if least > CEILING_SECONDS else bound, False)
-    per_block = sum(_pilot(scenario, spec, ticks) for spec in specs)
+    # Always a pilot: decisions are not in the tick count, and a strategy deciding every millisecond
+    # would otherwise run for hours unannounced. A typical block takes milliseconds.
+    budget = min(PILOT_SECONDS, PILOT_TOTAL / max(len(specs), 1))
+    per_block = sum(_pilot(scenario, spec, budget) for spec in specs)
     return Work(blocks, len(specs), ticks, blocks * per_block, True)
 
 
-def _pilot(scenario: Scenario, spec: StrategySpec, ticks: int) -> float:
-    """Wall seconds one block of ``spec`` takes, run for at most ``PILOT_SECONDS`` and extrapolated."""
+def _pilot(scenario: Scenario, spec: StrategySpec, budget: float) -> float:
+    """Wall seconds one block of ``spec`` takes, run for at most ``budget`` seconds and extrapolated."""
     simulation = Simulation(scenario, [spec], events=False)
     if simulation.errors:
         return 0.0
     start = time.perf_counter()
-    step = max(scenario.horizon / 1000.0, 60.0)
-    while simulation.now < scenario.horizon and time.perf_counter() - start < PILOT_SECONDS:
+    step = 1.0  # simulated seconds, doubled while the pilot is cheap: a strategy may decide every millisecond
+    while simulation.now < scenario.horizon and time.perf_counter() - start < budget:
         simulation.run_until(simulation.now + step)
         if simulation.all_terminal():
             return time.perf_counter() - start
+        step = min(step * 2, max(scenario.horizon / 100.0, 60.0))
     spent = time.perf_counter() - start
-    done = max(simulation.now, step) / scenario.horizon
+    done = max(simulation.now, 1e-9) / scenario.horizon
     return spent / min(done, 1.0)
 
 

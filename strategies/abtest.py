@@ -34,8 +34,8 @@ class SegmentAB:
         if not isinstance(segment, str) or not segment or segment == "*":
             raise ValueError(f"segment must name a segment of the scenario (who the match sends), got {segment!r}")
         self.segment, self.duration, self.check = segment, parse_duration(duration), parse_duration(check)
-        if self.check <= 0:
-            raise ValueError("check must be a positive duration")
+        if not 1.0 <= self.check <= 86400.0:  # a check every millisecond would cost hours
+            raise ValueError(f"check must be between 1 s and 1 d, got {self.check:g} s")
         if judge is not None and not isinstance(judge, str):
             raise ValueError(f"judge must be the name of one of the strategy's judges, got {judge!r}")
         self.judge = judge

@@ -38,8 +38,8 @@ class BlueGreen:
         if not (isinstance(preview_rate, (int, float)) and 0 < preview_rate <= 1e6):
             raise ValueError(f"preview_rate must be between 0 and 1e6 requests per second, got {preview_rate!r}")
         self.preview, self.post, self.check = parse_duration(preview), parse_duration(post), parse_duration(check)
-        if self.check <= 0:
-            raise ValueError("check must be a positive duration")
+        if not 1.0 <= self.check <= 86400.0:  # a check every millisecond would cost hours
+            raise ValueError(f"check must be between 1 s and 1 d, got {self.check:g} s")
         self.preview_rate, self.judge = float(preview_rate), judge
         self._switched_at: float | None = None
 

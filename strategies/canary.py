@@ -44,8 +44,8 @@ class Canary:
         if on_failure not in ("rollback", "hold"):
             raise ValueError(f"on_failure must be 'rollback' or 'hold', got {on_failure!r}")
         self.steps, self.bake, self.check = list(steps), parse_duration(bake), parse_duration(check)
-        if self.check <= 0:
-            raise ValueError("check must be a positive duration")
+        if not 1.0 <= self.check <= 86400.0:  # a check every millisecond would cost hours
+            raise ValueError(f"check must be between 1 s and 1 d, got {self.check:g} s")
         self.unit, self.instances, self.on_failure = unit, instances, on_failure
         self.judge = judge or "analysis"
         self._named = judge is not None

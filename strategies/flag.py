@@ -55,8 +55,8 @@ class FlagRollout:
                 raise ValueError(f"schedule[{index}] share must not be below the previous entry's, got {share!r}")
             self.schedule.append((time, float(share)))
         self.check = parse_duration(check)
-        if self.check <= 0:
-            raise ValueError("check must be a positive duration")
+        if not 1.0 <= self.check <= 86400.0:  # a check every millisecond would cost hours
+            raise ValueError(f"check must be between 1 s and 1 d, got {self.check:g} s")
         if judge is not None and not isinstance(judge, str):
             raise ValueError(f"judge must be the name of one of the strategy's judges, got {judge!r}")
         self.judge = judge

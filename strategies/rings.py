@@ -43,8 +43,8 @@ class Rings:
                 (tuple(str(s) for s in ring["segments"]), bake, None if judges is None else tuple(judges))
             )
         self.check = parse_duration(check)
-        if self.check <= 0:
-            raise ValueError("check must be a positive duration")
+        if not 1.0 <= self.check <= 86400.0:  # a check every millisecond would cost hours
+            raise ValueError(f"check must be between 1 s and 1 d, got {self.check:g} s")
         self._ring = 0
         self._ring_started = 0.0
 

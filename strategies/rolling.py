@@ -69,8 +69,8 @@ class RollingUpdate:
         if surge + unavailable == 0:
             raise ValueError("max_surge and max_unavailable may not both be 0 (no pod could ever be replaced)")
         self.ready, self.check = parse_duration(ready), parse_duration(check)
-        if self.check <= 0:
-            raise ValueError("check must be a positive duration")
+        if not 1.0 <= self.check <= 86400.0:  # a check every millisecond would cost hours
+            raise ValueError(f"check must be between 1 s and 1 d, got {self.check:g} s")
         if judge is not None and not isinstance(judge, str):
             raise ValueError(f"judge must be the name of one of the strategy's judges, got {judge!r}")
         self._fixed_rollback = None if rollback is None else parse_duration(rollback)

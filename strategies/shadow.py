@@ -45,8 +45,8 @@ class ShadowThenCanary:
         if unit not in ("request", "user"):
             raise ValueError(f"unit must be 'request' or 'user', got {unit!r}")
         self.shadow, self.bake, self.check = parse_duration(shadow), parse_duration(bake), parse_duration(check)
-        if self.check <= 0:
-            raise ValueError("check must be a positive duration")
+        if not 1.0 <= self.check <= 86400.0:  # a check every millisecond would cost hours
+            raise ValueError(f"check must be between 1 s and 1 d, got {self.check:g} s")
         if judge is not None and not isinstance(judge, str):
             raise ValueError(f"judge must be the name of one of the strategy's judges, got {judge!r}")
         self.mirror = Exposure.of(float(mirror_share), unit="request", mode="mirror")

@@ -69,8 +69,8 @@ class Waves:
             raise ValueError(f"one_box must be an integer from 1 to instances ({instances}), got {one_box!r}")
         self.one_box_bake = self.bake if one_box_bake is None else parse_duration(one_box_bake)
         self.check = parse_duration(check)
-        if self.check <= 0:
-            raise ValueError("check must be a positive duration")
+        if not 1.0 <= self.check <= 86400.0:  # a check every millisecond would cost hours
+            raise ValueError(f"check must be between 1 s and 1 d, got {self.check:g} s")
         if judge is not None and not isinstance(judge, str):
             raise ValueError(f"judge must be the name of one of the strategy's judges, got {judge!r}")
         if rollback not in ("scenario", "instant"):

@@ -257,7 +257,7 @@ class FailsLater:
 
     def __init__(self) -> None:
         FailsLater.built += 1
-        if FailsLater.built > 12:
+        if FailsLater.built > 100:  # past the checks and the pilot block (64 instances): fails in the runs
             raise RuntimeError("out of instances")
 
     def decide(self, obs: Observation) -> Decision:
@@ -275,7 +275,7 @@ class UnitRaisesLater:
 
     @property
     def unit(self) -> str:
-        if self.index > 12:
+        if self.index > 100:  # past the checks and the pilot block (64 instances): fails in the runs
             raise RuntimeError("unit gone")
         return "request"
 

@@ -94,9 +94,9 @@ def test_scale_down_delay_ends_the_post_analysis_and_later_rollbacks_redeploy() 
     from tests.generators import NO_DETECTION, make_scenario
 
     params = {"preview": "5m", "post": "30m", "scale_down_delay": "2m", "redeploy": "4m"}
-    healthy = sim.run(
-        make_scenario(horizon="2h", release={}, detection=NO_DETECTION, strategies=[{"name": "bluegreen", "params": params}])
-    ).measures.iloc[0]
+    strategies = [{"name": "bluegreen", "params": params}]
+    healthy = sim.run(make_scenario(horizon="2h", release={}, detection=NO_DETECTION, strategies=strategies))
+    healthy = healthy.measures.iloc[0]
     assert healthy["outcome"] == "completed" and healthy["rollout_duration_s"] == 300.0 + 120.0
     # A silent defect after the switch: only the service alert ... none here; user reports catch it later,
     # and the old stack is gone: the rollback is a redeploy of 4 minutes.
