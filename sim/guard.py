@@ -125,6 +125,10 @@ def _arm() -> None:
             except (ValueError, OSError, AttributeError):  # no SIGALRM here (Windows)
                 pass
         os._exit = _refuse_exit
+        if hasattr(os, "_exit") and os.name == "posix":  # the same function under its other name
+            import posix
+
+            posix._exit = _refuse_exit
         _watchdog = threading.Thread(target=_watch, name="rollout-sim plugin watchdog", daemon=True)
         _watchdog.start()
 

@@ -326,3 +326,18 @@ def test_a_judge_window_past_a_week_is_refused_before_the_work(tmp_path: Path) -
     result = CliRunner().invoke(cli, ["compare", str(path), "-n", "2"])
     assert result.exit_code == 2 and "window must be at most 7 days" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_posix_exit_in_a_plugin_is_refused_like_os_exit(tmp_path: Path) -> None:
+    """Found by the fuzz suite: posix._exit is os._exit under another name."""
+    from click.testing import CliRunner
+
+    from sim.cli import cli
+
+    plugin = tmp_path / "exits.py"
+    plugin.write_text(
+        "import posix\nfrom sim import Decision\n\n\nclass Exits:\n"
+        "    def decide(self, obs):\n        posix._exit(0)\n        return Decision.done()\n"
+    )
+    result = CliRunner().invoke(cli, ["compare", "-n", "2", "--strategy", "bigbang", "--strategy", f"{plugin}:Exits"])
+    assert result.exit_code == 1 and "os._exit(0) called by a plugin" in result.stderr
