@@ -11,6 +11,19 @@ from hypothesis import strategies as st
 from sim.scenario import Scenario, scenario_from_dict
 
 PLUGINS = Path(__file__).parent / "plugins" / "hold.py"
+# The smallest scenario file the CLI tests start from (and mutate).
+SMALL_TOML = """
+name = "t"
+horizon = "1h"
+[population]
+users = 1000
+[traffic]
+rate = 10
+[[strategies]]
+name = "bigbang"
+"""
+
+
 NO_DETECTION = {
     "analysis": {"enabled": False},
     "service_alert": {"enabled": False},

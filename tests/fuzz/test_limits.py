@@ -17,21 +17,12 @@ from sim import compare
 from sim.cli import cli
 from sim.cost import estimate
 from sim.scenario import MAX_LIST, load_scenario
-from tests.generators import plugin
+from tests.generators import SMALL_TOML, plugin
 
 pytestmark = pytest.mark.fuzz
 
 RUNNER = CliRunner()
-SMALL = """
-name = "t"
-horizon = "1h"
-[population]
-users = 1000
-[traffic]
-rate = 10
-[[strategies]]
-name = "bigbang"
-"""
+SMALL = SMALL_TOML
 BIG_INT = "1" + "0" * 4000  # 10**4000: TOML holds it, a float cannot
 TOO_LONG_INT = "9" * 5000  # past Python's 4,300-digit limit: the TOML parser itself refuses it
 SPIKE = "{ at = 0, duration = 1, multiplier = 2 }"

@@ -9,19 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 from sim.cli import cli
-from tests.generators import plugin
+from tests.generators import SMALL_TOML, plugin
 
 RUNNER = CliRunner()
-DEFAULT = """
-name = "t"
-horizon = "1h"
-[population]
-users = 1000
-[traffic]
-rate = 10
-[[strategies]]
-name = "bigbang"
-"""
+DEFAULT = SMALL_TOML
 
 
 def invoke(*args: str):
