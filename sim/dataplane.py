@@ -241,8 +241,6 @@ class DataPlane:
 
     def _landing(self, used: int) -> np.ndarray:
         """Probability that a cohort's request comes from each band (its share of the cohort's users)."""
-        if used == 1:
-            return np.ones((1, 1, 1))
         sizes = np.maximum(self._cohorts.users, 1)[None, :, None]
         return self.bands.users[:, :, :used] / sizes
 

@@ -59,7 +59,7 @@ def ticker(env: simpy.Environment, sim: Simulation) -> Process:
                 continue  # nothing can change in it: its numbers never depend on the lanes beside it
             span = lane.advance(commons, harm)
             if lane.terminal():  # only once the tick holding the last mitigation is drawn
-                lane.settle(time, sim.clock.expected_after(time))
+                lane.settle(sim.clock.expected_after(time))
             for r in lane.harmed_users_moved(span, time):
                 escalation = lane.reports.escalation_time(r)
                 if escalation is not None:

@@ -137,7 +137,7 @@ class Lane:
         """Can still be rolled back: not already rolling back or mitigated."""
         return self.phase[r] < ROLLING_BACK and self.error is None
 
-    def settle(self, clock_end: float, remaining: float) -> None:
+    def settle(self, remaining: float) -> None:
         """Nothing more can change: the data plane stops, and the requests the service still gets
         until the horizon (``remaining`` expected) are drawn as one total per replication."""
         self.settled = True
