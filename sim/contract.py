@@ -86,6 +86,8 @@ class Exposure(NamedTuple):
     @classmethod
     def of(cls, share: float | Mapping[str, float] | Exposure, **options: Any) -> Exposure:
         """An exposure from a share for every segment, a ``{segment: share}`` mapping, or an Exposure."""
+        if type(share) is Exposure and not options:  # the common case, first: one per decision
+            return share
         if isinstance(share, Exposure):
             return share if not options else share.but(**options)
         if isinstance(share, Mapping):
@@ -336,6 +338,9 @@ class Alert:
     time: float
 
 
+_set = object.__setattr__
+
+
 class Observation:
     """What a strategy knows when it decides (read-only). Times are seconds since rollout start.
 
@@ -353,19 +358,26 @@ class Observation:
     computed when first read, so a strategy pays only for what it looks at.
     """
 
-    __slots__ = ("_cache", "_source", "decisions", "exposure", "now", "phase")
+    __slots__ = ("_cache", "_judge", "_source", "decisions", "exposure", "now", "phase")
 
     def __init__(
-        self, now: float, exposure: Exposure, decisions: int, source: Callable[[str], Any], phase: str = "deciding"
+        self,
+        now: float,
+        exposure: Exposure,
+        decisions: int,
+        source: Callable[[str], Any],
+        phase: str = "deciding",
+        judge: Callable[[str], JudgeView | None] | None = None,
     ) -> None:
-        """``source(name)`` computes ``judges``, ``canary``, ``stable``, ``alerts``, ``rng`` or ``telemetry``."""
-        setter = object.__setattr__
-        setter(self, "now", now)
-        setter(self, "exposure", exposure)
-        setter(self, "decisions", decisions)
-        setter(self, "_source", source)
-        setter(self, "phase", phase)
-        setter(self, "_cache", {})
+        """``source(name)`` computes ``judges``, ``canary``, ``stable``, ``alerts``, ``rng``, ``telemetry``
+        or ``judge:NAME``; ``judge(name)``, when given, reads one judge faster than ``source``."""
+        _set(self, "now", now)
+        _set(self, "exposure", exposure)
+        _set(self, "decisions", decisions)
+        _set(self, "_source", source)
+        _set(self, "phase", phase)
+        _set(self, "_cache", {})
+        _set(self, "_judge", judge)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("an Observation is read-only")
@@ -391,6 +403,8 @@ class Observation:
         """One judge's view (an idle view if the strategy has no judge of that name)."""
         if "judges" in self._cache:
             return self._cache["judges"].get(name) or JudgeView(name)
+        if self._judge is not None:  # judges change only between decisions: no need to cache
+            return self._judge(name) or JudgeView(name)
         return self._get("judge:" + name) or JudgeView(name)
 
     @property

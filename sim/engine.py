@@ -9,8 +9,11 @@ a strategy deciding at t sees the scrape taken at t (when there is no lag).
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import math
+from collections.abc import Callable, Generator
 from enum import IntEnum
+from functools import partial
+from heapq import heappush
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -40,17 +43,47 @@ class Priority(IntEnum):
 
 
 def at(env: simpy.Environment, time: float, priority: Priority) -> simpy.Event:
-    """An event at ``time`` (rounded to the engine's resolution) with an order among same-time events."""
+    """An event at ``time`` (rounded to the engine's resolution) with an order among same-time events.
+
+    Built and queued by hand, as ``simpy.Event(env)`` and ``env.schedule``
+    would (simpy is pinned for it): the engine makes one per decision.
+    """
+    event = _new_event(simpy.Event)
+    event.env = env
+    event.callbacks = []
+    event._ok = True
+    event._value = None
+    now = env._now
+    heappush(env._queue, (now + max(0.0, round(time / RESOLUTION) * RESOLUTION - now), priority, next(env._eid), event))
+    return event
+
+
+_new_event = object.__new__
+
+
+def soon(env: simpy.Environment, action: Callable[[], None]) -> None:
+    """Call ``action`` once the current event is over, exactly where a new process would start.
+
+    What needs no waiting runs this way rather than as a process: a process
+    per alarm and rollback costs more than the rest of a replication.
+    """
     event = simpy.Event(env)
     event._ok = True
     event._value = None
-    env.schedule(event, int(priority), max(0.0, round(time / RESOLUTION) * RESOLUTION - env.now))
-    return event
+    event.callbacks.append(lambda _: action())
+    env.schedule(event, simpy.events.URGENT)
+
+
+def then(event: simpy.Event, action: Callable[[], None]) -> None:
+    """Call ``action`` when ``event`` happens."""
+    event.callbacks.append(lambda _: action())
 
 
 def ticker(env: simpy.Environment, sim: Simulation) -> Process:
     """The data plane: draws every lane's traffic tick by tick; takes a scrape at each scrape time."""
-    for time, scrape in sim.clock.ticks():
+    ticks = list(sim.clock.ticks())
+    for index, (time, scrape) in enumerate(ticks):
+        next_tick = ticks[index + 1][0] if index + 1 < len(ticks) else math.inf
         yield at(env, time, Priority.TICK)
         commons = sim.clock.commons(time)
         harm = sim.defect.during(commons.start, commons.end)
@@ -60,10 +93,8 @@ def ticker(env: simpy.Environment, sim: Simulation) -> Process:
             span = lane.advance(commons, harm)
             if lane.terminal():  # only once the tick holding the last mitigation is drawn
                 lane.settle(sim.clock.expected_after(time))
-            for r in lane.harmed_users_moved(span, time):
-                escalation = lane.reports.escalation_time(r)
-                if escalation is not None:
-                    env.process(support(env, lane, r, escalation))
+            for r, escalation in lane.escalations_due(span, time, next_tick):
+                support(env, lane, r, escalation)
         if scrape:
             sim.scrape(time)
         if sim.all_terminal():
@@ -88,37 +119,61 @@ def receive(env: simpy.Environment, lane: Lane, snapshot: np.ndarray, missing: n
             wake(env, lane, r)
 
 
-def strategy(env: simpy.Environment, lane: Lane, r: int) -> Process:
-    """One replication's strategy: decides at t = 0, then when its wait is over, a person answered,
-    or one of its judges reached a verdict."""
-    while lane.phase[r] in (DECIDING, PAUSED) and lane.error is None:
-        try:
-            decision = lane.ask(r)  # after a pause it sees phase "paused"
-        except PluginError as error:
-            lane.error = str(error)
-            return
-        if lane.phase[r] == PAUSED and decision.action == "continue":
-            lane.enter(r, DECIDING)
-        delay = _apply(env, lane, r, decision)
-        if delay is None:
-            return
-        yield at(env, env.now + delay, Priority.STRATEGY)
+def start_strategies(env: simpy.Environment, lane: Lane) -> None:
+    """Every replication's strategy decides at t = 0, then when its wait is over, a person
+    answered, or one of its judges reached a verdict.
+
+    Each decision is a callback on the event it waits for, not a simpy
+    process: at a few microseconds a decision, a process's own machinery
+    would be a third of the cost.
+    """
+    lane.deciders = [partial(_decide_on, env, lane, r) for r in range(lane.replications)]
+
+    def first_decisions() -> None:
+        for r in range(lane.replications):
+            _decide_on(env, lane, r, None)
+
+    soon(env, first_decisions)  # at t = 0, where processes would start
+
+
+def _decide_on(env: simpy.Environment, lane: Lane, r: int, _event: simpy.Event | None) -> None:
+    lane.waiting[r] = None
+    if lane.phase[r] not in (DECIDING, PAUSED) or lane.error is not None:
+        return
+    try:
+        decision = lane.ask(r)  # after a pause it sees phase "paused"
+    except PluginError as error:
+        lane.error = str(error)
+        return
+    if lane.phase[r] == PAUSED and decision.action == "continue":
+        lane.enter(r, DECIDING)
+    delay = _apply(env, lane, r, decision)
+    if delay is not None:
+        _wait_for(lane, r, at(env, env.now + delay, Priority.STRATEGY))
+
+
+def _wait_for(lane: Lane, r: int, event: simpy.Event) -> None:
+    event.callbacks.append(lane.deciders[r])
+    lane.waiting[r] = event
 
 
 def wake(env: simpy.Environment, lane: Lane, r: int) -> None:
     """Make a replication's strategy decide now (after everything else at this instant), not at its wait.
 
-    simpy's own ``interrupt`` does the same re-targeting, but builds an
-    exception each time, which costs more than the whole decision.
+    Nothing happens while it decides (it is not waiting) or once it stopped deciding.
     """
-    process = lane.processes[r]
-    target = None if process is None else process._target
-    if target is None or target.callbacks is None or process._resume not in target.callbacks:
-        return
-    target.callbacks.remove(process._resume)
-    early = at(env, env.now, Priority.STRATEGY)
-    early.callbacks.append(process._resume)
-    process._target = early
+    if _stop_waiting(lane, r):
+        _wait_for(lane, r, at(env, env.now, Priority.STRATEGY))
+
+
+def _stop_waiting(lane: Lane, r: int) -> bool:
+    """The strategy no longer decides when its wait is over; False if it was not waiting."""
+    event = lane.waiting[r]
+    if event is None:
+        return False
+    event.callbacks.remove(lane.deciders[r])
+    lane.waiting[r] = None
+    return True
 
 
 def _apply(env: simpy.Environment, lane: Lane, r: int, decision: Decision) -> float | None:
@@ -162,24 +217,34 @@ def alarm(
         lane.record(r, "alarm", watcher)
         if lane.phase[r] in (DECIDING, PAUSED):
             wake(env, lane, r)  # a strategy that acts on alarms (a kill switch) need not poll for them
-        env.process(responder(env, lane, r, watcher, when, lane.people.respond(actor, r, config, when)))
+        responder(env, lane, r, watcher, when, lane.people.respond(actor, r, config, when))
 
 
-def responder(env: simpy.Environment, lane: Lane, r: int, watcher: str, alarm_at: float, response: float) -> Process:
-    """The person who acts on an alarm and rolls the release back."""
+def responder(env: simpy.Environment, lane: Lane, r: int, watcher: str, alarm_at: float, response: float) -> None:
+    """The person who acts on an alarm and rolls the release back, ``response`` seconds later."""
+
+    def act() -> None:
+        if lane.active(r):
+            start_rollback(env, lane, r, watcher, alarm_at, None, "")
+
     if response > 0:
-        yield at(env, env.now + response, Priority.PEOPLE)
-    if lane.active(r):
-        start_rollback(env, lane, r, watcher, alarm_at, None, "")
+        soon(env, lambda: then(at(env, env.now + response, Priority.PEOPLE), act))
+    else:
+        soon(env, act)
 
 
-def support(env: simpy.Environment, lane: Lane, r: int, escalation: float) -> Process:
-    """Support escalates when the k-th user report arrives."""
+def support(env: simpy.Environment, lane: Lane, r: int, escalation: float) -> None:
+    """Support escalates when the k-th user report arrives (unless later reports moved that time)."""
+
+    def escalate() -> None:
+        if lane.reports.escalation_time(r) == escalation:
+            on_clock = max(env.now, round(escalation / RESOLUTION) * RESOLUTION)  # the alarm time is an event time
+            alarm(env, lane, r, "user_reports", "support", lane.scenario.detection.user_reports.response, on_clock)
+
     if escalation > env.now:
-        yield at(env, escalation, Priority.PEOPLE)
-    if lane.reports.escalation_time(r) == escalation:
-        on_clock = max(env.now, round(escalation / RESOLUTION) * RESOLUTION)  # the alarm time is an event time
-        alarm(env, lane, r, "user_reports", "support", lane.scenario.detection.user_reports.response, on_clock)
+        soon(env, lambda: then(at(env, escalation, Priority.PEOPLE), escalate))
+    else:
+        soon(env, escalate)
 
 
 def start_rollback(
@@ -189,26 +254,32 @@ def start_rollback(
     lane.rollback_at[r], lane.alarm_at[r], lane.alarm_by[r] = env.now, alarm_at, by
     lane.enter(r, ROLLING_BACK, by if not reason or reason.startswith(by) else f"{by}: {reason}")
     lane.board.stop_all(r)
-    if lane.processes[r] is not env.active_process:
-        wake(env, lane, r)  # it sees the phase and stops
+    _stop_waiting(lane, r)  # it decides no more
     try:
         style = lane.rollback_style(r, chosen)
     except PluginError as error:
         lane.error = str(error)
         return
-    env.process(rollback(env, lane, r, style))
+    if style.kind == "gradual":
+        env.process(gradual_rollback(env, lane, r, style))
+    elif style.kind == "redeploy" and style.duration > 0:
+        soon(env, lambda: then(at(env, env.now + style.duration, Priority.PEOPLE), lambda: mitigate(env, lane, r)))
+    else:
+        soon(env, lambda: mitigate(env, lane, r))
 
 
-def rollback(env: simpy.Environment, lane: Lane, r: int, style: RollbackStyle) -> Process:
-    """Takes the new version out of service: at once, after a redeploy, or step by step."""
-    if style.kind == "redeploy" and style.duration > 0:
-        yield at(env, env.now + style.duration, Priority.PEOPLE)
-    elif style.kind == "gradual":
-        current = lane.plane.exposures[r]
-        for step in style.steps:
-            shares = {name: min(share, step) for name, share in current.shares}
-            lane.expose(r, current.but(shares=tuple(sorted(shares.items()))))
-            yield at(env, env.now + style.wait, Priority.PEOPLE)
+def gradual_rollback(env: simpy.Environment, lane: Lane, r: int, style: RollbackStyle) -> Process:
+    """Takes the new version out of service step by step."""
+    current = lane.plane.exposures[r]
+    for step in style.steps:
+        shares = {name: min(share, step) for name, share in current.shares}
+        lane.expose(r, current.but(shares=tuple(sorted(shares.items()))))
+        yield at(env, env.now + style.wait, Priority.PEOPLE)
+    mitigate(env, lane, r)
+
+
+def mitigate(env: simpy.Environment, lane: Lane, r: int) -> None:
+    """The new version is out of service: the rollback is complete."""
     lane.expose(r, lane.plane.exposures[r].but(shares=((EVERY_SEGMENT, 0.0),), mode="serve", baseline=False))
     lane.mitigation_at[r] = env.now
     lane.enter(r, MITIGATED)

@@ -51,8 +51,13 @@ _watchdog: threading.Thread | None = None
 
 def budget() -> float:
     """Seconds a single plugin call may take."""
-    if _budget is not None:
-        return _budget
+    global _budget
+    if _budget is None:  # read once: every plugin call asks, and the environment is slow to read
+        _budget = _budget_from_environment()
+    return _budget
+
+
+def _budget_from_environment() -> float:
     try:
         value = float(os.environ.get("ROLLOUT_SIM_PLUGIN_TIMEOUT", DEFAULT_BUDGET))
     except ValueError:
@@ -61,7 +66,7 @@ def budget() -> float:
 
 
 def set_budget(seconds: float | None) -> None:
-    """Change the per-call budget for this process (None: back to the default)."""
+    """Change the per-call budget for this process (None: the environment's, read again)."""
     global _budget
     _budget = seconds
 
@@ -82,10 +87,11 @@ def guarded(label: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     thread = threading.get_ident()
     if thread in _active:  # a plugin calling the engine calling a plugin: one budget
         return call(*args, **kwargs)
-    _arm()
+    if _watchdog is None:
+        _arm()
     _fired.discard(thread)
     _labels[thread] = label
-    _active[thread] = time.monotonic() + budget()
+    _active[thread] = time.monotonic() + (_budget or budget())
     try:
         return call(*args, **kwargs)
     except PluginTimeout:

@@ -56,7 +56,7 @@ class _Entry:
         zeros = np.zeros(replications, dtype=np.int64)
         self.state = {field: zeros.copy() for field in _FIELDS}
         self.state["statistic"] = np.full(replications, np.nan)
-        self._rows: list[list] | None = None
+        self._rows: list[tuple] | None = None
 
     def changed(self) -> None:
         self._rows = None
@@ -76,9 +76,10 @@ class _Entry:
         self.next_due[r] = np.inf
 
     def view(self, r: int) -> JudgeView:
-        if self._rows is None:  # Python lists, made once per change: cheaper than numpy scalars per view
-            self._rows = [self.state[field].tolist() for field in _FIELDS] + [self.running.tolist()]
-        verdict, statistic, last, measurements, failures, inconclusive, running = (row[r] for row in self._rows)
+        if self._rows is None:  # Python tuples, made once per change: cheaper than numpy scalars per view
+            columns = [self.state[field].tolist() for field in _FIELDS]
+            self._rows = list(zip(*columns, self.running.tolist(), strict=True))
+        verdict, statistic, last, measurements, failures, inconclusive, running = self._rows[r]
         return JudgeView(
             self.name,
             VERDICTS[verdict],

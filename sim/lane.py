@@ -18,11 +18,24 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import simpy
 
-from sim.contract import UNITS, Alert, Decision, Exposure, Judge, Observation, RollbackStyle, Strategy, VersionStats
+from sim.contract import (
+    MAX_WAIT,
+    MIN_WAIT,
+    UNITS,
+    Alert,
+    Decision,
+    Exposure,
+    Judge,
+    Observation,
+    RollbackStyle,
+    Strategy,
+    VersionStats,
+)
 from sim.dataplane import Commons, DataPlane, Harm, Span
 from sim.durations import short_repr
 from sim.guard import PluginError, guarded
@@ -74,11 +87,12 @@ class Lane:
         replications = len(strategies)
         telemetry = scenario.telemetry
         self.env, self.scenario, self.name = env, scenario, name
+        self._label = f"strategy {name!r}"  # names the plugin in its errors
         self.strategies = strategies
         self.replications = replications
         self.population = cohorts.population
         self.segments = list(cohorts.segment_names)
-        self.units = [guarded(f"strategy {name!r}", getattr, s, "unit", "request") for s in strategies]
+        self.units = guarded(self._label, lambda: [getattr(s, "unit", "request") for s in strategies])
         if any(unit not in UNITS for unit in self.units):
             raise PluginError(f"strategy {name!r}: unit must be request, user or instance")
         self.plane = DataPlane(
@@ -95,12 +109,15 @@ class Lane:
         self.alert = ServiceAlertRule(detection.service_alert, telemetry.scrape_interval, replications)
         self.reports = ReportQueue(detection.user_reports, replications)
         self._reports_rng = streams["reports"]
+        self._escalations: dict[int, float | None] = {}  # replication -> escalation not yet scheduled
         self.log = TelemetryLog(history, keep_scrapes(scenario, self.board.longest_window))
         self.people = people
         self._publish = publish
-        self.phase = np.zeros(replications, dtype=np.int64)
-        self.decisions = np.zeros(replications, dtype=np.int64)
-        self.processes: list[simpy.Process | None] = [None] * replications
+        # Python lists, not arrays: read one replication at a time, several times per decision.
+        self.phase = [DECIDING] * replications
+        self.decisions = [0] * replications
+        self.waiting: list[simpy.Event | None] = [None] * replications  # what each strategy waits for
+        self.deciders: list[Callable[[simpy.Event], None]] = []  # each replication's decision, as a callback
         self.alerts: list[tuple[Alert, ...]] = [()] * replications
         self.history_end = history[-1]  # scrapes continue the history's cumulative counters
         self._seen = [history[-1][r] for r in range(replications)]
@@ -119,7 +136,7 @@ class Lane:
 
     def enter(self, r: int, phase: int, detail: str = "") -> None:
         """The one place a replication changes phase."""
-        if phase not in _NEXT[int(self.phase[r])]:
+        if phase not in _NEXT[self.phase[r]]:
             raise AssertionError(f"{PHASES[self.phase[r]]} -> {PHASES[phase]}")
         self.phase[r] = phase
         if phase == MITIGATED:
@@ -131,7 +148,7 @@ class Lane:
         """Replications in which an alarm from ``watcher`` could still start a rollback."""
         waiting = np.zeros(self.replications, dtype=bool)
         waiting[[r for r, name in self.responding if name == watcher]] = True
-        return (self.phase < ROLLING_BACK) & ~waiting
+        return (np.array(self.phase) < ROLLING_BACK) & ~waiting
 
     def active(self, r: int) -> bool:
         """Can still be rolled back: not already rolling back or mitigated."""
@@ -145,7 +162,7 @@ class Lane:
 
     def terminal(self) -> bool:
         """Nothing more can change in any replication (and harm does not persist)."""
-        return self.error is not None or (bool((self.phase == MITIGATED).all()) and not self.plane.persistent)
+        return self.error is not None or (all(phase == MITIGATED for phase in self.phase) and not self.plane.persistent)
 
     def record(self, r: int, kind: str, detail: str = "") -> None:
         if self._publish is not None:
@@ -160,9 +177,10 @@ class Lane:
         return Observation(
             self.env.now,
             self.plane.exposures[r],
-            int(self.decisions[r]) - 1,
+            self.decisions[r] - 1,
             lambda name: self._source(r, name, latest - previous),
             PHASES[self.phase[r]],
+            partial(self.board.view, r),
         )
 
     def _source(self, r: int, name: str, since: np.ndarray) -> object:
@@ -192,18 +210,19 @@ class Lane:
 
     def ask(self, r: int) -> Decision:
         """The strategy's decision, checked; a plugin's failure names the plugin."""
-        decision = guarded(f"strategy {self.name!r}", self.strategies[r].decide, self.observe(r))
+        decision = guarded(self._label, self.strategies[r].decide, self.observe(r))
         if type(decision) is not Decision:  # a subclass could change what the engine relies on
             shown = short_repr(decision)
             raise PluginError(f"strategy {self.name!r} returned {shown}, expected a sim.Decision (not a subclass)")
-        # An exposure equal to the one in force was checked when it was set.
-        try:
-            same = decision.exposure is not None and decision.exposure == self._asked[r]
-            problem = Decision.problem(decision, self.segments, check_exposure=not same)  # a subclass cannot skip it
-        except Exception as error:  # fields of the wrong shape (e.g. shares not pairs)
-            problem = f"malformed ({type(error).__name__}: {short_repr(error)})"
-        if problem:
-            raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
+        if not _plain_continue(decision, self._asked[r]):
+            # An exposure equal to the one in force was checked when it was set.
+            try:
+                same = decision.exposure is not None and decision.exposure == self._asked[r]
+                problem = Decision.problem(decision, self.segments, check_exposure=not same)  # a subclass can't skip it
+            except Exception as error:  # fields of the wrong shape (e.g. shares not pairs)
+                problem = f"malformed ({type(error).__name__}: {short_repr(error)})"
+            if problem:
+                raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
         if decision.judges is not None or decision.reset:
             problem = self.board.apply(r, self.env.now, decision.judges, decision.reset)
             if problem:
@@ -213,7 +232,7 @@ class Lane:
 
     def expose(self, r: int, exposure: Exposure) -> None:
         """Serve ``exposure`` from now on (the strategy's own unit when the exposure names none)."""
-        if exposure == self._asked_exposed[r]:
+        if exposure is self._asked_exposed[r] or exposure == self._asked_exposed[r]:
             return  # the same as last time, before the strategy's unit was filled in
         self._asked_exposed[r] = exposure
         if any(type(share) is not float for _, share in exposure.shares):  # e.g. a Fraction: plain floats from here
@@ -228,12 +247,13 @@ class Lane:
         full = self.plane.set_exposure(r, exposure, self.env.now)
         if full and math.isnan(self.full_at[r]):
             self.full_at[r] = self.env.now
-        self.record(r, "exposure", describe(exposure))
+        if self._publish is not None:
+            self.record(r, "exposure", describe(exposure))
 
     def rollback_style(self, r: int, chosen: RollbackStyle | None) -> RollbackStyle:
         if chosen is not None:
             return chosen
-        own = guarded(f"strategy {self.name!r}", getattr, self.strategies[r], "rollback", None)
+        own = guarded(self._label, getattr, self.strategies[r], "rollback", None)
         if own is not None and not callable(own):  # a method named rollback is not a style
             if type(own) is not RollbackStyle or RollbackStyle.problem(own):
                 raise PluginError(
@@ -255,9 +275,39 @@ class Lane:
             self._publish(Event(self.name, r, float(self.plane.onset[r]), "defect onset", ""))
         return span
 
-    def harmed_users_moved(self, span: Span, end: float) -> list[int]:
-        """People notice harm done to them and may report it; replications whose escalation moved."""
-        return self.reports.add_harm(span.newly_harmed, span.first_on, span.last_on, end, self._reports_rng)
+    def escalations_due(self, span: Span, end: float, next_tick: float) -> list[tuple[int, float]]:
+        """People notice harm done to them and may report it. Returns the support escalations
+        (replication, time) that come before the next tick, each once.
+
+        Later ticks only add reports due after they are drawn, so an escalation
+        due after the next tick may still move earlier: it waits here, and
+        costs nothing, until it is known.
+        """
+        for r in self.reports.add_harm(span.newly_harmed, span.first_on, span.last_on, end, self._reports_rng):
+            self._escalations[r] = self.reports.escalation_time(r)
+        due = [(r, time) for r, time in self._escalations.items() if time is not None and time <= next_tick]
+        for r, _ in due:
+            del self._escalations[r]
+        return due
+
+
+def _plain_continue(decision: Decision, checked: Exposure | None) -> bool:
+    """The most common decision, which needs no full check: keep the exposure already checked,
+    decide again after a valid wait, nothing else."""
+    wait = decision.wait
+    return (
+        decision.action == "continue"
+        and decision.exposure is checked
+        and checked is not None
+        and type(wait) is float
+        and MIN_WAIT <= wait <= MAX_WAIT
+        and decision.judges is None
+        and type(decision.reset) is tuple
+        and not decision.reset
+        and decision.style is None
+        and decision.by is None
+        and type(decision.reason) is str
+    )
 
 
 def keep_scrapes(scenario: Scenario, longest_judge_window: float) -> int:

@@ -190,15 +190,18 @@ def converted_params(cls: type, params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+_SCALARS = frozenset({int, float, str, bool, type(None)})
+
+
 def _copy(value: Any) -> Any:
     """A deep copy of params (TOML data: dicts, lists, scalars), faster than ``copy.deepcopy`` for them."""
     kind = type(value)
+    if kind in _SCALARS:
+        return value
     if kind is dict:
         return {key: _copy(item) for key, item in value.items()}
     if kind is list:
-        return [_copy(item) for item in value]
-    if kind in (int, float, str, bool) or value is None:
-        return value
+        return [item if type(item) in _SCALARS else _copy(item) for item in value]
     if kind is tuple:
         return tuple(_copy(item) for item in value)
     return copy.deepcopy(value)

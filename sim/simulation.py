@@ -17,14 +17,16 @@ and people (common random numbers).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import simpy
 
 from sim.defects import DefectModel
-from sim.engine import RESOLUTION, Priority, at, receive, strategy, ticker
+from sim.engine import RESOLUTION, Priority, at, receive, start_strategies, ticker
 from sim.lane import PHASES, Event, Lane, describe
 from sim.measures import RunMeasures, measure, measure_columns
 from sim.people import People
@@ -54,6 +56,24 @@ def _streams(seed: np.random.SeedSequence, names: Sequence[str], offset: int) ->
         name: np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, offset + k)))
         for k, name in enumerate(names)
     }
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off while a block runs.
+
+    A block makes almost no reference cycles (about ten per block), yet its
+    allocations trigger collections that walk every object of the process:
+    8% of a short block's time, for nothing. Memory is still freed by
+    reference counting; the few cycles go at the next collection after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class Simulation:
@@ -123,8 +143,7 @@ class Simulation:
             self.lanes.append(lane)
         self.env.process(ticker(self.env, self))
         for lane in self.lanes:
-            for r in range(replications):
-                lane.processes[r] = self.env.process(strategy(self.env, lane, r))
+            start_strategies(self.env, lane)
 
     def _build(self, spec: StrategySpec) -> tuple | None:
         key = (id(self.scenario), id(spec))
@@ -151,13 +170,15 @@ class Simulation:
         """Advance to ``time`` (at most the horizon); everything before ``time`` has happened."""
         time = min(float(time), self.scenario.horizon)
         if time > self.env.now:
-            self.env.run(until=time)
+            with _collector_paused():
+                self.env.run(until=time)
         self._collect_errors()
 
     def run(self) -> None:
         """Advance to the horizon, and past its last tick."""
         self.run_until(self.scenario.horizon)
-        self.env.run(until=self.scenario.horizon + 2 * RESOLUTION)  # the horizon's own tick
+        with _collector_paused():
+            self.env.run(until=self.scenario.horizon + 2 * RESOLUTION)  # the horizon's own tick
         self._collect_errors()
 
     def _collect_errors(self) -> None:

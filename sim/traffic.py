@@ -17,7 +17,8 @@ import numpy as np
 from sim.dataplane import Commons
 from sim.population import CELL_SECONDS, Cohorts
 
-_CELLS_PER_DRAW = 60  # cells drawn per numpy call: one simulated hour
+_CELLS_PER_DRAW = 60  # cells drawn per numpy call at most: one simulated hour
+_FIRST_DRAW = 4  # the first call draws this many, then twice as many each time: many blocks end within minutes
 
 
 class TrafficClock:
@@ -59,9 +60,12 @@ class TrafficClock:
         self._cell += 1
         offset = self._cell - self._drawn_first
         if offset >= len(self._drawn):
+            # Poisson draws consume the stream element by element, so how many cells
+            # one call draws never changes the numbers.
+            count = min(_CELLS_PER_DRAW, max(_FIRST_DRAW, 2 * len(self._drawn)))
             self._drawn_first = self._cell
-            means = self._cohorts.cell_means(self._cell, _CELLS_PER_DRAW)[:, None, :]
-            self._drawn = self._cells.poisson(np.broadcast_to(means, (_CELLS_PER_DRAW, *self._shape)))
+            means = self._cohorts.cell_means(self._cell, count)[:, None, :]
+            self._drawn = self._cells.poisson(np.broadcast_to(means, (count, *self._shape)))
             offset = 0
         self._left = self._drawn[offset].copy()
         self._position = self._cell * CELL_SECONDS

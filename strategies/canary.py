@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+
 from sim import Decision, Duration, Exposure, Observation, parse_duration
+
+
+@functools.lru_cache(maxsize=256)
+def _exposures(steps: tuple[float, ...], unit: str, instances: int, baseline: bool) -> tuple[Exposure, ...]:
+    """Every replication builds its own Canary from the same params: their exposures are built once
+    (they are immutable, so sharing them is safe)."""
+    return tuple(Exposure((("*", float(weight)),), unit, instances, "serve", baseline) for weight in steps)
 
 
 class Canary:
@@ -53,10 +62,7 @@ class Canary:
             raise ValueError(f"unit 'instance' needs instances between 1 and 100000, got {instances!r}")
         if not isinstance(baseline, bool) or (baseline and max(self.steps) > 0.5):
             raise ValueError("baseline must be true or false, and with a baseline arm every step must be <= 0.5")
-        options: dict = {"unit": unit, "baseline": baseline}
-        if unit == "instance":
-            options["instances"] = instances
-        self._exposures = [Exposure.of(weight, **options) for weight in self.steps]
+        self._exposures = _exposures(tuple(self.steps), unit, instances if unit == "instance" else 0, baseline)
         self._step = 0
         self._step_started = 0.0
         self._measured = 0
