@@ -62,18 +62,23 @@ class _Entry:
         self._rows = None
 
     def start(self, r: int, now: float, fresh: bool) -> None:
-        self._rows = None
         if fresh or not self.running[r]:
             self.restarted[r] = True
             for field, values in self.state.items():
                 values[r] = math.nan if field == "statistic" else 0
             self.next_due[r] = now + self.initial_delay + self.interval
         self.running[r] = True
+        self._changed_row(r)
 
     def stop(self, r: int) -> None:
-        self._rows = None
         self.running[r] = False
         self.next_due[r] = np.inf
+        self._changed_row(r)
+
+    def _changed_row(self, r: int) -> None:
+        """One replication changed: its row only (replications start and stop one at a time)."""
+        if self._rows is not None:
+            self._rows[r] = (*(self.state[field][r].item() for field in _FIELDS), bool(self.running[r]))
 
     def view(self, r: int) -> JudgeView:
         if self._rows is None:  # Python tuples, made once per change: cheaper than numpy scalars per view
