@@ -8,9 +8,9 @@ one-line message naming the first check that fails:
    moving forward, judge verdicts, telemetry, alarms, the exposure it last
    decided) with a valid ``sim.Decision`` and never raises;
 2. **finishes**: on a small healthy release (10,000 users, 50 requests per
-   second, 2 days, the default ``analysis`` judge, no watchers, segments
-   ``internal``, ``beta`` and ``rest``) every run of ``sim.compare`` is
-   promoted (outcome ``completed``);
+   second, ``horizon`` long (2 days unless given), the default ``analysis``
+   judge, no watchers, segments ``internal``, ``beta`` and ``rest``) every
+   run of ``sim.compare`` is promoted (outcome ``completed``);
 3. **deterministic**: two runs with the same seed give identical measures,
    even when Python's and numpy's global random state differ between them
    (a strategy must draw from ``obs.rng``).
@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from sim.contract import VERDICTS, Alert, Decision, Exposure, JudgeView, Observation, VersionStats
+from sim.durations import format_duration, parse_duration
 from sim.experiments import compare
 from sim.plugins import PluginError, converted_params, load_strategy_class, resolve_preset
 from sim.scenario import ScenarioError, StrategySpec, scenario_from_dict, split_file_reference
@@ -48,12 +49,15 @@ REPLICATIONS = 2
 _CHECKED: dict[str, type] = {}  # classes handed to the engine through a shim file (see ``_reference``)
 
 
-def check_strategy(cls: type | str, *, examples: int = 100, **params: Any) -> None:
+def check_strategy(cls: type | str, *, examples: int = 100, horizon: str | float = "2d", **params: Any) -> None:
     """Check a strategy class (or an installed name, a preset, or ``path/file.py:Class``) built from ``params``.
 
     Raises AssertionError with a one-line message when a check fails;
-    ``examples`` is the number of generated observation sequences.
+    ``examples`` is the number of generated observation sequences;
+    ``horizon`` the length of the healthy release (a duration, at most 30
+    days), for strategies that take longer than 2 days to promote.
     """
+    horizon_s = _horizon(horizon)
     with _engine_reference(cls) as reference:
         spec = resolve_preset(StrategySpec(name="candidate", use=reference, params=params))
         label = _label(cls)
@@ -64,15 +68,15 @@ def check_strategy(cls: type | str, *, examples: int = 100, **params: Any) -> No
         judges = tuple(spec.judges) if spec.judges is not None else ("analysis",)
         build = _builder(strategy_class, spec.params, label)
         _check_decisions(build, judges, label, examples)
-        first = _check_finishes(reference, params, label)
-        _check_deterministic(reference, params, label, first)
+        first = _check_finishes(reference, params, label, horizon_s)
+        _check_deterministic(reference, params, label, first, horizon_s)
 
 
-def healthy_scenario(reference: str, params: dict[str, Any]) -> dict[str, Any]:
+def healthy_scenario(reference: str, params: dict[str, Any], horizon: float = 2 * 86400.0) -> dict[str, Any]:
     """The small healthy scenario of the checks, as plain data, with one strategy ``candidate``."""
     return {
         "name": "check-strategy",
-        "horizon": "2d",
+        "horizon": horizon,
         "seed": SEED,
         "replications": REPLICATIONS,
         "population": {
@@ -90,6 +94,16 @@ def healthy_scenario(reference: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- building ---------------------------------------------------------------------------------
+
+
+def _horizon(value: str | float) -> float:
+    try:
+        seconds = parse_duration(value)
+    except ValueError as error:
+        raise ValueError(f"check_strategy: horizon: {error}") from None
+    if not 60.0 <= seconds <= 30 * 86400.0:  # a check is meant to be quick
+        raise ValueError(f"check_strategy: horizon must be between 1m and 30d, got {value!r}")
+    return seconds
 
 
 def _label(cls: type | str) -> str:
@@ -262,12 +276,13 @@ def _check_decisions(build: Callable[[], Any], judges: tuple[str, ...], label: s
 # -- checks 2 and 3: a healthy release, twice ---------------------------------------------------
 
 
-def _healthy_runs(reference: str, params: dict[str, Any], label: str, global_seed: int) -> Any:
+def _healthy_runs(reference: str, params: dict[str, Any], label: str, global_seed: int, horizon: float) -> Any:
     state, numpy_state = random.getstate(), np.random.get_state()
     random.seed(global_seed)  # a strategy that uses global random state then differs between runs
     np.random.seed(global_seed)
     try:
-        result = compare(scenario_from_dict(healthy_scenario(reference, params), "check-strategy"), workers=1)
+        scenario = scenario_from_dict(healthy_scenario(reference, params, horizon), "check-strategy")
+        result = compare(scenario, workers=1)
     except (ScenarioError, PluginError) as error:
         raise AssertionError(f"{label}: the engine refused it: {_one_line(error)}") from None
     finally:
@@ -279,23 +294,24 @@ def _healthy_runs(reference: str, params: dict[str, Any], label: str, global_see
     return result.runs
 
 
-def _check_finishes(reference: str, params: dict[str, Any], label: str) -> Any:
-    runs = _healthy_runs(reference, params, label, global_seed=1)
+def _check_finishes(reference: str, params: dict[str, Any], label: str, horizon: float) -> Any:
+    runs = _healthy_runs(reference, params, label, 1, horizon)
     outcomes = list(runs["outcome"])
     if all(outcome == "completed" for outcome in outcomes):
         return runs
     if all(outcome == "stalled" for outcome in outcomes):
         raise AssertionError(
-            f"{label}: never finished a healthy release: every run was still in progress at the 2-day horizon "
-            "(no Decision.done(); a strategy that never promotes by design cannot pass this check)"
+            f"{label}: never finished a healthy release: every run was still in progress at the horizon "
+            f"({format_duration(horizon)}) with no Decision.done(): give a longer horizon= if it needs more "
+            "(a strategy that never promotes by design cannot pass this check)"
         )
     shown = ", ".join(f"{outcome} x{outcomes.count(outcome)}" for outcome in dict.fromkeys(outcomes))
     hint = " (false_rollback: it rolled back a healthy release)" if "false_rollback" in outcomes else ""
     raise AssertionError(f"{label}: did not finish every run of a healthy release: {shown}{hint}")
 
 
-def _check_deterministic(reference: str, params: dict[str, Any], label: str, first: Any) -> None:
-    second = _healthy_runs(reference, params, label, global_seed=2)
+def _check_deterministic(reference: str, params: dict[str, Any], label: str, first: Any, horizon: float) -> None:
+    second = _healthy_runs(reference, params, label, 2, horizon)
     if first.equals(second):
         return
     columns = [c for c in first.columns if not first[c].equals(second[c])]
