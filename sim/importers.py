@@ -390,6 +390,7 @@ class _Importer:
             ("count", "count", None),
             ("failureLimit", "failure_limit", 0),
             ("inconclusiveLimit", "inconclusive_limit", 0),
+            ("consecutiveErrorLimit", "consecutive_error_limit", None),
         ):
             value = metric.get(yaml_key, default)
             if value is None:
@@ -597,6 +598,7 @@ _METRIC_MAPPED = {
     "count",
     "failureLimit",
     "inconclusiveLimit",
+    "consecutiveErrorLimit",
 }
 _BLUEGREEN_MAPPED = {"autoPromotionEnabled", "autoPromotionSeconds", "prePromotionAnalysis", "postPromotionAnalysis"}
 _BLUEGREEN_SILENT = {"activeService", "previewService", "activeMetadata", "previewMetadata"}

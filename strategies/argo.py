@@ -130,8 +130,9 @@ class ArgoCanary:
       Argo's default is 0: the first failed measurement);
     - ``inconclusiveLimit`` -> ``inconclusive_limit`` (with ``rule = "argo"``
       a measurement with too few requests is inconclusive);
-    - ``consecutiveErrorLimit`` has no counterpart: it counts failed queries
-      (a metric provider erring), and simulated queries never err.
+    - ``consecutiveErrorLimit`` -> ``consecutive_error_limit`` (default 4):
+      a missing scrape is a query error (no measurement); more in a row than
+      the limit fail the judge, as Argo's Error phase aborts the rollout.
 
     A judge's first measurement comes one ``interval`` (plus
     ``initial_delay``) after it starts, at a scrape: an inline step of

@@ -6,7 +6,10 @@ replication. Two counting rules, as the real controllers count:
 - ``argo`` (Argo Rollouts AnalysisRun): the verdict is failed once
   ``failures > failure_limit`` (cumulative), inconclusive once
   ``inconclusive > inconclusive_limit`` (when a limit is set), passed after
-  ``count`` measurements (when set) without failing.
+  ``count`` measurements (when set) without failing. A missing scrape is a
+  query error (the metric provider did not answer): no measurement, and
+  more than ``consecutive_error_limit`` (Argo's default 4) in a row fail the
+  run, as Argo's Error phase aborts the rollout.
 - ``flagger`` (Flagger): a check with no data (no requests, a missing scrape,
   fewer than ``min_requests``) counts as failed, and the verdict is failed
   once failed checks reach ``threshold``; ``last`` tells the strategy that
@@ -47,6 +50,7 @@ class _Tally:
         interval: str | float = "1m",
         window: str | float | None = None,
         initial_delay: str | float = 0.0,
+        consecutive_error_limit: int = 4,
     ) -> None:
         if rule not in ("argo", "flagger"):
             raise ValueError(f"rule must be 'argo' or 'flagger', got {rule!r}")
@@ -57,6 +61,7 @@ class _Tally:
             None if inconclusive_limit is None else _count("inconclusive_limit", inconclusive_limit, 0)
         )
         self.count = _count("count", count, 0)
+        self.consecutive_error_limit = _count("consecutive_error_limit", consecutive_error_limit, 0)
         self.min_requests = _count("min_requests", min_requests, 0)
         self.interval = _seconds("interval", interval)
         self.window = self.interval if window is None else _seconds("window", window)
@@ -76,6 +81,7 @@ class _Tally:
                 "inconclusive": zeros.copy(),
                 "statistic": np.full(replications, np.nan),
             }
+            self._errors = zeros.copy()  # consecutive query errors (argo), not part of the verdicts
         return self._state
 
     def check(self, data: JudgeData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -86,22 +92,26 @@ class _Tally:
         state = self._tallies(len(data.due))
         for values in state.values():
             values[data.restarted] = np.nan if values.dtype.kind == "f" else 0
+        self._errors[data.restarted] = 0
         fails, no_data, statistic = self.check(data)
-        no_data = no_data | data.missing
         due = data.due & (state["verdict"] == RUNNING)
         if self.rule == "flagger":
-            failed_now = due & (fails | no_data)
+            measured = due
+            failed_now = due & (fails | no_data | data.missing)
             unsure_now = np.zeros_like(due)
-        else:
-            failed_now = due & fails & ~no_data
-            unsure_now = due & no_data
-        state["measurements"] += due
+        else:  # a missing scrape is a query error: no measurement, and too many in a row end the run
+            measured = due & ~data.missing
+            self._errors[due & data.missing] += 1
+            self._errors[measured] = 0
+            failed_now = measured & fails & ~no_data
+            unsure_now = measured & no_data
+        state["measurements"] += measured
         state["failures"] += failed_now
         state["inconclusive"] += unsure_now
-        state["last"][due] = PASSED
+        state["last"][measured] = PASSED
         state["last"][unsure_now] = INCONCLUSIVE
         state["last"][failed_now] = FAILED
-        state["statistic"][due] = statistic[due]
+        state["statistic"][measured] = statistic[measured]
         self._conclude(state, due)
         return Verdicts(**{name: values.copy() for name, values in state.items()})
 
@@ -109,8 +119,8 @@ class _Tally:
         verdict = state["verdict"]
         if self.rule == "flagger":
             failed = state["failures"] >= self.threshold
-        else:
-            failed = state["failures"] > self.failure_limit
+        else:  # Argo's Error phase (more consecutive errors than the limit) aborts the rollout as Failed does
+            failed = (state["failures"] > self.failure_limit) | (self._errors > self.consecutive_error_limit)
         if self.inconclusive_limit is not None:
             verdict[due & (state["inconclusive"] > self.inconclusive_limit)] = INCONCLUSIVE
         if self.count:

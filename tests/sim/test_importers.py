@@ -59,6 +59,7 @@ def test_argo_inline_analysis_templates_from_sibling_file() -> None:
     error = _judge(result, "error-rate")
     assert error["max_error_rate"] == pytest.approx(0.01)
     assert (error["count"], error["failure_limit"], error["inconclusive_limit"]) == (3, 1, 2)
+    assert error["consecutive_error_limit"] == 2
     assert (error["initial_delay"], error["window"]) == ("30s", "2m")
     latency = _judge(result, "latency-p99-latency")
     assert latency["max_slow_rate"] == pytest.approx(0.01)

@@ -103,10 +103,39 @@ def test_argo_no_data_is_inconclusive_never_a_failure() -> None:
     assert verdicts.measurements.tolist() == [1, 1, 1]
 
 
-def test_argo_a_missing_scrape_is_inconclusive() -> None:
+def test_argo_a_missing_scrape_is_a_query_error_not_a_measurement() -> None:
     verdicts = _feed(Threshold(rule="argo"), _data([1000, 1000], [50, 50], missing=[True, False]))
-    assert verdicts.inconclusive.tolist() == [1, 0] and verdicts.failures.tolist() == [0, 1]
+    assert verdicts.measurements.tolist() == [0, 1] and verdicts.inconclusive.tolist() == [0, 0]
+    assert verdicts.failures.tolist() == [0, 1] and verdicts.last.tolist() == [RUNNING, FAILED]
     assert verdicts.verdict.tolist() == [RUNNING, FAILED]
+
+
+def test_argo_fails_after_more_consecutive_query_errors_than_the_limit() -> None:
+    """Argo's consecutiveErrorLimit (default 4): the 5th error in a row ends the run in Error, which
+    aborts the rollout; a measurement in between starts the count again."""
+    judge = Threshold(rule="argo", failure_limit=3)
+    healthy = _data([1000, 1000], [0, 0])
+    gap = _data([1000, 1000], [0, 0], missing=True)
+    first_gap = [judge.measure(gap).verdict.tolist() for _ in range(4)]
+    assert first_gap == [[RUNNING, RUNNING]] * 4
+    assert judge.measure(healthy).verdict.tolist() == [RUNNING, RUNNING]  # the count starts again
+    verdicts = [judge.measure(gap).verdict.tolist() for _ in range(5)]
+    assert verdicts == [[RUNNING, RUNNING]] * 4 + [[FAILED, FAILED]]
+    strict = Threshold(rule="argo", consecutive_error_limit=0)
+    assert strict.measure(gap).verdict.tolist() == [FAILED, FAILED]
+
+
+def test_a_restarted_judge_forgets_its_query_errors() -> None:
+    judge = Threshold(rule="argo", consecutive_error_limit=1)
+    judge.measure(_data([1000], [0], missing=True))
+    restarted = judge.measure(_data([1000], [0], missing=True, restarted=True))
+    assert restarted.verdict.tolist() == [RUNNING]
+    assert judge.measure(_data([1000], [0], missing=True)).verdict.tolist() == [FAILED]
+
+
+def test_consecutive_error_limit_is_checked() -> None:
+    with pytest.raises(ValueError, match="consecutive_error_limit must be an integer >= 0"):
+        Threshold(consecutive_error_limit=-1)
 
 
 def test_argo_inconclusive_limit() -> None:
