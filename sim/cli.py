@@ -449,6 +449,28 @@ def new_strategy_command(name: str, folder: str) -> None:
     click.echo(f"run it: rollout-sim compare {target / name}.toml")
 
 
+@cli.command("tui")
+@click.argument("scenarios", nargs=-1, metavar="[SCENARIO]...")
+@_friendly
+def tui_command(scenarios: tuple[str, ...]) -> None:
+    """Watch strategies race on the same defect, change a knob, see the consequence (a terminal UI).
+
+    SCENARIO: files to offer beside the bundled ones (the first is chosen), or a bundled name."""
+    try:
+        from sim.tui.app import RolloutApp
+    except ImportError as error:
+        raise ScenarioError(
+            f"the terminal UI needs textual ({error.name or error}): pip install 'rollout-sim[tui]'"
+        ) from None
+    bundled = bundled_scenarios()
+    paths = [Path(s) for s in scenarios if s not in bundled]
+    for path in paths:
+        if not path.is_file():
+            raise ScenarioError(f"{path}: no such scenario file (bundled: {', '.join(bundled)})")
+    first = scenarios[0] if scenarios and scenarios[0] in bundled else None
+    RolloutApp(paths, first).run()
+
+
 @cli.command("schema")
 def schema_command() -> None:
     """Print the scenario format as a JSON Schema (for editor completion)."""

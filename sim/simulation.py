@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
+from sim.contract import Exposure
 from sim.defects import DefectModel
 from sim.engine import RESOLUTION, Priority, at, receive, start_strategies, ticker
 from sim.lane import PHASES, Event, Lane, describe
@@ -241,7 +242,15 @@ class Simulation:
 
     def snapshot(self) -> pd.DataFrame:
         """Per strategy and replication, as of the last tick: phase, exposure, traffic, harm, verdicts."""
+        return pd.DataFrame(self.snapshot_rows())
+
+    def snapshot_rows(self) -> list[dict]:
+        """``snapshot()`` as plain rows (one dict per strategy and replication): cheaper, for a live view.
+
+        ``shares`` holds the new version's share of each segment, for
+        strategies that target segments."""
         rows = []
+        segments = list(self.cohorts.segment_names)
         for lane in self.lanes:
             plane = lane.plane
             totals = plane.counters.sum(axis=1)
@@ -255,6 +264,7 @@ class Simulation:
                         "phase": PHASES[lane.phase[r]],
                         "exposure": describe(plane.exposures[r]),
                         "weight": plane.exposures[r].weight,
+                        "shares": _served_shares(plane.exposures[r], segments),
                         "requests": int(plane.requests[r]),
                         "new_requests": int(totals[r, NEW, REQUESTS]),
                         "new_errors": int(totals[r, NEW, ERRORS]),
@@ -269,7 +279,7 @@ class Simulation:
                         "events": sum(1 for e in self.events if e.strategy == lane.name and e.replication == r),
                     }
                 )
-        return pd.DataFrame(rows)
+        return rows
 
     def measures(self) -> dict[str, list[RunMeasures]]:
         """The measures of every replication of every strategy that ran, as they stand now."""
@@ -280,6 +290,12 @@ class Simulation:
         """The same measures as columns (field -> one value per replication), built without per-run objects."""
         now = min(self.now, self.scenario.horizon)
         return {lane.name: measure_columns(lane, now) for lane in self.live_lanes()}
+
+
+def _served_shares(exposure: Exposure, segments: list[str]) -> dict[str, float]:
+    """The share of each segment's requests the new version serves (mirrored or preview traffic serves none)."""
+    serving = exposure.mode == "serve"
+    return {name: exposure.share(name) if serving else 0.0 for name in segments}
 
 
 def _history_scrapes(scenario: Scenario) -> int:

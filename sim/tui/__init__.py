@@ -1,0 +1,1 @@
+"""rollout-sim tui: the terminal UI (Textual). The engine never imports it."""
