@@ -93,6 +93,8 @@ class Race:
             self.simulation.run_until(min(target, boundary))
             if self.now >= min(boundary, self.horizon):  # samples on a fixed grid: stepping changes nothing
                 self._sample()
+                if self.finished:  # it stops where it ends, however large the step
+                    break
         self._errors()
         return self._mine(self.simulation.events[before:])
 
