@@ -70,6 +70,7 @@ class Race:
         for name, message in self.simulation.errors.items():
             self.lanes[name].error = message
         self._totals: dict[str, tuple[int, int, int, int]] = {}
+        self._ended = False
         self.simulation.subscribe(self._on_event)
         self._sample()
 
@@ -79,22 +80,20 @@ class Race:
 
     @property
     def finished(self) -> bool:
-        """At the horizon, or nothing can change any more in any lane (every one rolled back, or failed).
-
-        A promoted release can still be rolled back (an alarm), so it runs on."""
-        return self.now >= self.horizon or self.simulation.all_terminal()
+        """At the horizon, or nothing could change any more in any lane (every one rolled back, or
+        failed) at the last sample. A promoted release can still be rolled back (an alarm): it runs on."""
+        return self.now >= self.horizon or self._ended
 
     def advance(self, seconds: float) -> list[Event]:
         """Run ``seconds`` of simulated time (at most to the horizon); returns the events on the way."""
         before = len(self.simulation.events)
         target = min(self.horizon, self.now + max(0.0, seconds))
-        while self.now < target:
+        while self.now < target and not self.finished:
             boundary = (math.floor(self.now / self.every + 1e-9) + 1) * self.every
             self.simulation.run_until(min(target, boundary))
             if self.now >= min(boundary, self.horizon):  # samples on a fixed grid: stepping changes nothing
                 self._sample()
-                if self.finished:  # it stops where it ends, however large the step
-                    break
+                self._ended = self.simulation.all_terminal()  # it stops there, however large the step
         self._errors()
         return self._mine(self.simulation.events[before:])
 
