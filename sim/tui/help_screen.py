@@ -25,7 +25,7 @@ then compare them over many replications.
 | scenarios | `space` | (in the strategy list) include or leave out a strategy |
 | scenarios | `h` | healthy release (the defect removed) or defective |
 | scenarios | `r`, `enter` | race one replication |
-| scenarios, race, results | `c` | compare over many replications |
+| scenarios, race | `c` | compare over many replications |
 | scenarios, race, results | `k` | knobs: change the defect, the traffic, a strategy's parameters |
 | race | `space` | pause or resume |
 | race | `+` `-` | faster, slower |
@@ -33,6 +33,7 @@ then compare them over many replications.
 | race | `r` | replay the same race (same seed) |
 | race | `s` | a new seed: another replication |
 | results | `x` | cancel the comparison |
+| results | `r` | run the comparison again |
 | results | `e` | export to `reports/` (CSV, JSON, Markdown) |
 | knobs | `ctrl+s` | apply and compare again (the previous result stays beside) |
 | knobs | `ctrl+r` | reset the fields |

@@ -15,7 +15,7 @@ BARS = " ▁▂▃▄▅▆▇█"
 MARKS = {"onset": "▲", "alarm": "◆", "detected": "✗", "mitigated": "✓", "done": "★"}
 """Marks under a lane: defect onset, an alarm, detection (a rollback starts), rollback complete, promoted."""
 LABEL = 10  # columns of the row labels
-VALUE = 22  # columns of the values at the right
+VALUE = 26  # columns of the values at the right
 
 
 def columns_for(width: int) -> int:
@@ -113,7 +113,8 @@ class LaneView(Static):
         seen = [v for v in errors if v is not None and not math.isnan(v)]
         reference = latest.reference_rate if latest else math.nan
         top = max([*seen, 3 * reference if not math.isnan(reference) else 0.0, 1e-9])
-        current = _percent(latest.error_rate if latest else math.nan)
+        known = [s.error_rate for s in lane.samples if not math.isnan(s.error_rate)]
+        current = _percent(known[-1] if known else math.nan)  # the last measured, after traffic stopped too
         rows.append(_row("errors", bars(errors, top), f"{current} vs {_percent(reference)}"))
         harmed = [None if s is None else float(s.harmed_users) for s in picked]
         rows.append(_row("harmed", bars(harmed, self.harm_top), f"{latest.harmed_users if latest else 0:,} users"))
