@@ -181,3 +181,35 @@ def test_the_light_theme_and_an_80x24_terminal() -> None:
 def test_the_engine_never_imports_the_ui() -> None:
     code = "import sys, sim, sim.cli; sys.exit('textual' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_a_strategy_that_raises_shows_its_error_in_its_lane_while_the_others_race_on(tmp_path: Path) -> None:
+    plugin = tmp_path / "broken.py"
+    plugin.write_text(
+        "from sim import Decision\n\n\nclass Broken:\n    def decide(self, obs):\n"
+        "        if obs.now > 100:\n            raise RuntimeError('boom at 100 s')\n"
+        "        return Decision.set(0.05, wait=60)\n"
+    )
+    scenario = tmp_path / "with-broken.toml"
+    default = (Path(__file__).parents[2] / "scenarios" / "default.toml").read_text()
+    scenario.write_text(default + f'\n[[strategies]]\nname = "broken"\nuse = "{plugin}:Broken"\n')
+
+    async def steps(pilot: Pilot) -> None:
+        screen = await race_to_the_end(pilot)
+        broken = next(view for view in screen.query(LaneView) if view.lane.name == "broken")
+        assert "error" in str(broken.border_title) and "boom at 100 s" in plain(broken)
+        assert broken.has_class("error")
+        assert screen.race.lanes["canary"].latest.phase == "mitigated"
+
+    drive(RolloutApp([scenario]), steps, size=(100, 40))
+
+
+def test_no_color_is_respected(monkeypatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = RolloutApp()
+    assert app.no_color
+
+    async def steps(pilot: Pilot) -> None:
+        await race_to_the_end(pilot)
+
+    drive(app, steps)
