@@ -118,7 +118,7 @@ class Session:
         self.knobs.update(changes)
 
     def add_result(self, comparison: Comparison) -> Result:
-        label = ", ".join(f"{path.split('.')[-1]}={_short(value)}" for path, value in self.knobs.items()) or "as loaded"
+        label = ", ".join(f"{_knob_name(path)}={_short(value)}" for path, value in self.knobs.items()) or "as loaded"
         result = Result(label if not self.healthy else f"{label}, healthy", comparison, self.effective())
         self.results.append(result)
         del self.results[:-2]  # the previous result stays beside the new one
@@ -153,6 +153,14 @@ def _set(data: dict[str, Any], path: str, value: Any) -> None:
     for part in parts[:-1]:
         node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
     node[parts[-1]] = value
+
+
+def _knob_name(path: str) -> str:
+    """``harm`` for release.defect.harm; ``canary steps`` for strategies.canary.params.steps."""
+    parts = path.split(".")
+    if parts[0] == "strategies" and len(parts) > 1:
+        return " ".join(part for part in parts[1:] if part != "params")
+    return parts[-1]
 
 
 def _short(value: Any) -> str:

@@ -213,3 +213,25 @@ def test_no_color_is_respected(monkeypatch) -> None:
         await race_to_the_end(pilot)
 
     drive(app, steps)
+
+
+def test_from_the_race_c_compares_and_k_opens_the_knobs() -> None:
+    from sim.tui.knobs_screen import KnobsScreen
+    from sim.tui.results_screen import ResultsScreen
+
+    async def steps(pilot: Pilot) -> None:
+        app = pilot.app
+        app.session.open("default")
+        app.session.turn({"replications": 64})
+        await race_to_the_end(pilot)
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, ResultsScreen) and len(app.session.results) == 1)
+        assert app.session.results[0].comparison.replications == 64
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, RaceScreen))
+        await pilot.press("k")
+        await until(pilot, lambda: isinstance(app.screen, KnobsScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, RaceScreen))
+
+    drive(RolloutApp(), steps)
