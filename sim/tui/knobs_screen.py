@@ -1,7 +1,7 @@
 """The knobs screen: change the scenario the session holds, then compare again.
 
 A form over a few values that decide the outcome (the defect, the traffic,
-the replications and every strategy's params). Only the fields the user
+the replications, the default judge, and every strategy's params and own judges). Only the fields the user
 changed are parsed and applied, all at once through ``Session.turn``; an
 invalid value leaves the scenario as it was and says why, in one line.
 """
@@ -27,8 +27,14 @@ from textual.widgets import Button, Footer, Header, Input, Label, Select, Static
 
 from sim.durations import short_repr
 from sim.guard import PluginError
-from sim.plugins import check_strategies, installed_strategies, load_strategy_class, resolve_preset
-from sim.scenario import MAX_MINUTE, MAX_RATE, MAX_REPLICATIONS, Defect, ScenarioError, StrategySpec
+from sim.plugins import (
+    check_strategies,
+    installed_judges,
+    installed_strategies,
+    load_strategy_class,
+    resolve_preset,
+)
+from sim.scenario import MAX_MINUTE, MAX_RATE, MAX_REPLICATIONS, MAX_WINDOW, Defect, ScenarioError, StrategySpec
 from sim.tui.session import Session, parse_value
 
 # -- TOML values, written as a knob's field shows them --------------------------------------------------
@@ -114,10 +120,12 @@ class Knob:
     section: str = ""
     field: str = ""  # where scenario validation reports it (strategies by position)
     use: str | None = None  # a strategy's plugin, shown beside its name
+    durations: tuple[str, ...] = ()  # a table's keys written as durations ("2m", not 120.0)
 
 
 def knobs_for(session: Session) -> list[Knob]:
-    """The knobs of the session's scenario: the defect's (when it has one), traffic, runs, every strategy's params."""
+    """The knobs of the session's scenario: the defect's (when it has one), traffic, runs, the default judge,
+    every strategy's params and its own judges (when it has them)."""
     scenario = session.scenario
     if scenario is None:
         return []
@@ -156,6 +164,21 @@ def knobs_for(session: Session) -> list[Knob]:
             section=section,
         ),
     ]
+    knobs.append(
+        Knob(
+            "detection.analysis",
+            "detection.analysis",
+            "TOML inline table, the judge of strategies without judges: enabled true|false, max_error_rate and "
+            "max_slow_rate 0 to 1, failure_limit integer 0 to 1,000,000, min_requests integer 1 to 10^12, "
+            f"window duration > 0, at most {MAX_WINDOW / 86400:g}d; keys left out: defaults (docs/scenarios.md)",
+            how="table",
+            section="Default judge",
+            durations=("window",),
+        )
+    )
+    owned = any(spec.judges is not None for spec in scenario.strategies)
+    section = "Strategies: params and judges" if owned else "Strategies: params"
+    judges = ", ".join(installed_judges()) or "none installed"
     for index, spec in enumerate(scenario.strategies):
         knobs.append(
             Knob(
@@ -163,11 +186,23 @@ def knobs_for(session: Session) -> list[Knob]:
                 spec.name,
                 f"TOML inline table; {_param_names(spec)} (docs/plugins.md)",
                 how="table",
-                section="Strategies: params",
+                section=section,
                 field=f"strategies.{index}",
                 use=spec.use,
             )
         )
+        if spec.judges is not None:
+            knobs.append(
+                Knob(
+                    f"strategies.{spec.name}.judges",
+                    f"{spec.name} judges",
+                    f"TOML inline table, NAME = {{ use = JUDGE, params = {{ ... }} }}; judges: {judges}; "
+                    "{} for none (docs/plugins.md)",
+                    how="table",
+                    section=section,
+                    field=f"strategies.{index}.judges",
+                )
+            )
     return [knob if knob.field else replace(knob, field=knob.path) for knob in knobs]
 
 
@@ -191,6 +226,12 @@ def _param_names(spec: StrategySpec) -> str:
 def knob_text(session: Session, knob: Knob) -> str:
     """The knob's current value as its field shows it."""
     value = session.knob(knob.path)
+    if knob.durations and isinstance(value, dict) and value:
+        written = {
+            key: duration_text if key in knob.durations and _seconds(item) else toml_value
+            for key, item in value.items()
+        }
+        return "{ " + ", ".join(f"{toml_key(key)} = {written[key](item)}" for key, item in value.items()) + " }"
     if knob.how == "duration" and isinstance(value, (int, float)) and not isinstance(value, bool):
         return duration_text(value)
     if knob.how == "choice":
@@ -201,6 +242,10 @@ def knob_text(session: Session, knob: Knob) -> str:
         return toml_value(value)
     except ValueError:  # not from a TOML file (a None param): shown, and applied only if the user writes TOML
         return short_repr(value)
+
+
+def _seconds(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
 
 
 def read_knob(knob: Knob, text: str) -> Any:
@@ -217,9 +262,19 @@ def read_knob(knob: Knob, text: str) -> Any:
     return value
 
 
+_JUDGE_PROBLEM = re.compile(r"(^|: )(strategies\.\d+): strategy ('[^']*'|\"[^\"]*\"): judge ")
+
+
 def _names(message: str, field: str) -> bool:
     """Whether a validation message is about this field (``strategies.1`` is not ``strategies.10``)."""
     return re.search(rf"(^|: ){re.escape(field)}(?![\w])", message) is not None
+
+
+def culprit(message: str, knobs: Mapping[str, Knob]) -> str | None:
+    """The key of the knob a message is most precisely about (a strategy's judges rather than its params)."""
+    message = _JUDGE_PROBLEM.sub(r"\1\2.judges: ", message, count=1)  # a judge that cannot be built
+    named = [(len(knob.field), key) for key, knob in knobs.items() if _names(message, knob.field)]
+    return max(named)[1] if named else None
 
 
 def one_line(error: BaseException) -> str:
@@ -243,7 +298,8 @@ class _NotRefused(Validator):
 
 
 class KnobsScreen(Screen[None]):
-    """Change the defect, the traffic, the replications or a strategy's params; apply and compare."""
+    """Change the defect, the traffic, the replications, the default judge or a strategy's params or judges;
+    apply and compare."""
 
     TITLE = "Knobs"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -401,8 +457,7 @@ class KnobsScreen(Screen[None]):
             self._turn(changes)
         except ScenarioError as error:
             message = one_line(error).removeprefix(f"{scenario_name} (knobs): ")  # Session.turn's source: no file
-            culprit = next((key for key, knob in self._knobs.items() if _names(message, knob.field)), None)
-            self._show_error(message, culprit)
+            self._show_error(message, culprit(message, self._knobs))
             return
         self._show_error("")
         self.app.pop_screen()
@@ -416,7 +471,11 @@ class KnobsScreen(Screen[None]):
         scenario, knobs = session.scenario, dict(session.knobs)
         session.turn(changes)
         assert session.scenario is not None
-        specs = [spec for spec in session.scenario.strategies if f"strategies.{spec.name}.params" in changes]
+        specs = [
+            spec
+            for spec in session.scenario.strategies
+            if {f"strategies.{spec.name}.params", f"strategies.{spec.name}.judges"} & changes.keys()
+        ]
         if not specs:
             return
         try:

@@ -30,6 +30,7 @@ SNAPSHOT_COLUMNS = [
     "phase",
     "exposure",
     "weight",
+    "shares",
     "requests",
     "new_requests",
     "new_errors",

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -18,26 +16,7 @@ from sim.tui.help_screen import HelpScreen
 from sim.tui.lane_view import LaneView
 from sim.tui.race_screen import RaceScreen
 from sim.tui.scenarios_screen import ScenariosScreen
-
-SIZE = (100, 34)
-
-
-def drive(app: RolloutApp, steps: Callable[[Pilot], Awaitable[None]], size: tuple[int, int] = SIZE) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            await steps(pilot)
-
-    asyncio.run(main())
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    """Wait for ``condition`` (generous: the suite must hold on a loaded 2-core machine)."""
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the condition was not met in time")
+from tests.tui.driving import drive, until
 
 
 def plain(view: LaneView) -> str:

@@ -18,6 +18,8 @@ from sim.tui.session import Session, parse_value
 SIZE = (100, 34)
 CANARY = "strategies.canary.params"
 HARM = "release.defect.harm"
+ANALYSIS = "detection.analysis"
+FLAGGER = "strategies.flagger.judges"
 
 
 class Run:
@@ -273,14 +275,96 @@ def test_at_80x24_the_hints_go_under_the_fields_and_every_field_can_be_reached()
     drive(steps, scenario="strategies-tour", size=(80, 24))
 
 
+def test_a_new_default_judge_is_applied_and_the_comparison_runs_again() -> None:
+    async def steps(run: Run) -> None:
+        session = run.app.session
+        field = run.field(ANALYSIS)
+        assert (
+            field.value
+            == '{ enabled = true, max_error_rate = 0.01, failure_limit = 1, min_requests = 100, window = "2m" }'
+        )
+        field.value = field.value.replace("0.01", "0.2")
+        await run.pilot.press("ctrl+s")
+        await run.pilot.pause()
+        analysis = session.scenario.detection.analysis
+        assert (analysis.max_error_rate, analysis.failure_limit, analysis.window) == (0.2, 1, 120.0)
+        assert list(session.knobs) == [ANALYSIS] and run.turns == 1
+        assert len(run.compared) == 1 and run.compared[0][1] == session.scenario
+        assert not isinstance(run.app.screen, KnobsScreen)
+
+    drive(steps)
+
+
+def test_a_default_judge_out_of_range_is_refused_with_the_field_named() -> None:
+    async def steps(run: Run) -> None:
+        session = run.app.session
+        before = session.scenario
+        await run.type_into(ANALYSIS, "{ failure_limit = -1 }")
+        await run.pilot.press("ctrl+s")
+        await run.pilot.pause()
+        assert run.error().startswith("Not applied: detection.analysis.failure_limit: Input should be greater than")
+        assert session.scenario == before and session.knobs == {} and run.compared == []
+        field = run.field(ANALYSIS)
+        assert run.screen.focused is field and field.has_class("-invalid")
+
+    drive(steps)
+
+
+def test_a_strategy_with_judges_shows_them_and_a_change_round_trips() -> None:
+    async def steps(run: Run) -> None:
+        session = run.app.session
+        field = run.field(FLAGGER)
+        assert field.value == (
+            '{ analysis = { use = "threshold", params = '
+            '{ rule = "flagger", max_error_rate = 0.01, threshold = 5, min_requests = 50 } } }'
+        )
+        assert parse_value(field.value) == session.knob(FLAGGER)
+        assert [knob.path for knob in knobs_for(session) if knob.path.endswith(".judges")] == [FLAGGER]
+        hint = str(run.screen.query_one(f"#row-{field.id} > .hint", Static).render())
+        assert "use = JUDGE" in hint and "baseline, threshold" in hint
+        field.value = field.value.replace("threshold = 5", "threshold = 3")
+        await run.pilot.press("ctrl+s")
+        await run.pilot.pause()
+        flagger = next(spec for spec in session.scenario.strategies if spec.name == "flagger")
+        assert flagger.judges is not None and flagger.judges["analysis"].params["threshold"] == 3
+        assert list(session.knobs) == [FLAGGER] and len(run.compared) == 1
+
+    drive(steps, scenario="strategies-tour")
+
+
+def test_judges_that_cannot_be_built_are_refused_on_the_judges_field() -> None:
+    async def steps(run: Run) -> None:
+        session = run.app.session
+        before = session.scenario
+        for text, words in [
+            (
+                '{ analysis = { use = "nope" } }',
+                "strategies.2: strategy 'flagger': judge 'analysis': unknown judge 'nope'",
+            ),
+            ("{ analysis = { params = { failure_limit = -1 } } }", "failure_limit must be an integer >= 0, got -1"),
+            ('{ analysis = { use = "threshold", usee = 1 } }', "strategies.2.judges.analysis.usee: unknown field"),
+            ('"threshold"', "strategies.flagger.judges: must be a TOML inline table"),
+        ]:
+            run.field(FLAGGER).value = text  # set, not typed: long
+            run.field("strategies.flagger.params").focus()
+            await run.pilot.press("ctrl+s")
+            await run.pilot.pause()
+            assert run.error().startswith("Not applied: ") and words in run.error()
+            assert session.scenario == before and session.knobs == {} and run.compared == []
+            field = run.field(FLAGGER)
+            assert run.screen.focused is field and field.has_class("-invalid")  # the judges, not the params
+
+    drive(steps, scenario="strategies-tour")
+
+
 def test_a_healthy_scenario_has_no_defect_knobs() -> None:
     session = Session.with_files()
     assert session.open("default")
     assert any(knob.path.startswith("release.defect") for knob in knobs_for(session))
     session.turn({"release.defect": None})
     paths = [knob.path for knob in knobs_for(session)]
-    assert paths[:2] == ["traffic.rate", "replications"]
-    assert paths[2:] == [f"strategies.{name}.params" for name in session.strategy_names]
+    assert paths[:3] == ["traffic.rate", "replications", ANALYSIS]
+    assert paths[3:] == [f"strategies.{name}.params" for name in session.strategy_names]  # none has judges
 
 
 # -- the TOML inline-table writer ------------------------------------------------------------------------------
@@ -288,11 +372,14 @@ def test_a_healthy_scenario_has_no_defect_knobs() -> None:
 
 def test_the_params_of_the_bundled_scenarios_round_trip_through_parse_value() -> None:
     session = Session.with_files()
-    for name in ("default", "strategies-tour"):
+    for name in ("default", "strategies-tour", "shapes"):
         assert session.open(name)
         for spec in session.scenario.strategies:
             params = session.knob(f"strategies.{spec.name}.params")
             assert parse_value(inline_table(params)) == params
+            if spec.judges is not None:
+                judges = session.knob(f"strategies.{spec.name}.judges")
+                assert parse_value(inline_table(judges)) == judges
     assert inline_table({}) == "{}"
     assert inline_table({"a b": 'x"\n', "ok": [True, 1, 1.5, {"c": []}]}) == (
         '{ "a b" = "x\\"\\n", ok = [true, 1, 1.5, { c = [] }] }'

@@ -3,12 +3,11 @@ charts, can be cancelled (no worker process left), exported, re-run beside the p
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import io
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,27 +42,9 @@ from sim.tui.charts import (
 )
 from sim.tui.results_screen import ResultsScreen
 from sim.tui.scenarios_screen import ScenariosScreen
+from tests.tui.driving import drive, until
 
-SIZE = (100, 34)
 MISBEHAVING = Path(__file__).parents[1] / "plugins" / "misbehaving.py"
-
-
-def drive(app: RolloutApp, steps: Callable[[Pilot], Awaitable[None]], size: tuple[int, int] = SIZE) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await pilot.pause()
-            await steps(pilot)
-
-    asyncio.run(main())
-
-
-async def until(pilot: Pilot, condition: Callable[[], bool], seconds: float = 60.0) -> None:
-    """Wait for ``condition`` (generous: the suite must hold on a loaded 2-core machine)."""
-    for _ in range(int(seconds / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the condition was not met in time")
 
 
 async def compare_on_screen(pilot: Pilot, name: str = "default", replications: int = 64) -> ResultsScreen:
@@ -94,8 +75,19 @@ def plain(screen: ResultsScreen, selector: str) -> str:
     return str(static(screen, selector).render())
 
 
+_EARLIER: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def _children_of_earlier_tests() -> None:
+    """Processes other tests left (a pool winding down, a cluster) are not this test's."""
+    _EARLIER.clear()
+    _EARLIER.update(child.pid for child in psutil.Process().children(recursive=True))
+
+
 def children() -> list[psutil.Process]:
-    return psutil.Process().children(recursive=True)
+    """Child processes started since this test began."""
+    return [child for child in psutil.Process().children(recursive=True) if child.pid not in _EARLIER]
 
 
 # -- the results ------------------------------------------------------------------------------------
@@ -206,12 +198,12 @@ def test_x_cancels_a_big_run_quickly_and_keeps_no_result() -> None:
         app.action_compare()
         await until(pilot, lambda: isinstance(app.screen, ResultsScreen))
         screen = app.screen
-        await until(pilot, lambda: screen.runs_done > 0)  # running, and the UI kept up with it
+        await until(pilot, lambda: screen.runs_done > 0, seconds=120)  # running, and the UI kept up with it
         assert screen.state == "running"
         bar = screen.query_one("#progress", ProgressBar)
         assert bar.total == 300_000 and bar.progress > 0
         await pilot.press("x")
-        await until(pilot, lambda: screen.state == "cancelled", seconds=30)
+        await until(pilot, lambda: screen.state == "cancelled", seconds=120)
         assert screen.runs_done < screen.runs_total == 300_000
         assert app.session.results == [] and screen.result is None
         assert plain(screen, "#status").startswith("Cancelled after")
@@ -233,11 +225,11 @@ def test_escape_cancels_a_run_that_uses_worker_processes_and_stops_them(monkeypa
         app.action_compare()
         await until(pilot, lambda: isinstance(app.screen, ResultsScreen))
         screen = app.screen
-        await until(pilot, lambda: screen.runs_done > 0 and len(children()) > 0)
+        await until(pilot, lambda: screen.runs_done > 0 and len(children()) > 0, seconds=120)
         await pilot.press("escape")  # running: escape cancels, and stays
-        await until(pilot, lambda: screen.state == "cancelled", seconds=30)
+        await until(pilot, lambda: screen.state == "cancelled", seconds=120)
         assert app.screen is screen and app.session.results == []
-        await until(pilot, lambda: children() == [], seconds=10)  # terminated, not left to finish their batches
+        await until(pilot, lambda: children() == [], seconds=60)  # terminated, not left to finish their batches
 
     drive(RolloutApp(), steps)
 
