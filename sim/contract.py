@@ -499,8 +499,9 @@ class Verdicts:
                     return f"Verdicts.statistic must hold numbers, got dtype {value.dtype}"
             elif value.dtype.kind not in "iub":
                 return f"Verdicts.{name} must hold integers, got dtype {value.dtype}"
-        if not np.isin(self.verdict, (0, 1, 2, 3)).all() or not np.isin(self.last, (0, 1, 2, 3)).all():
-            return "Verdicts.verdict and .last must hold codes 0..3"
+        for codes in (self.verdict, self.last):  # integers (checked above) from 0 to 3
+            if len(codes) and (codes.min() < 0 or codes.max() > 3):
+                return "Verdicts.verdict and .last must hold codes 0..3"
         return None
 
 

@@ -57,9 +57,11 @@ class _Entry:
         self.state = {field: zeros.copy() for field in _FIELDS}
         self.state["statistic"] = np.full(replications, np.nan)
         self._rows: list[tuple] | None = None
+        self._stale: set[int] = set()  # rows to read again (a replication started or stopped since)
 
     def changed(self) -> None:
         self._rows = None
+        self._stale.clear()
 
     def start(self, r: int, now: float, fresh: bool) -> None:
         if fresh or not self.running[r]:
@@ -76,14 +78,17 @@ class _Entry:
         self._changed_row(r)
 
     def _changed_row(self, r: int) -> None:
-        """One replication changed: its row only (replications start and stop one at a time)."""
-        if self._rows is not None:
-            self._rows[r] = (*(self.state[field][r].item() for field in _FIELDS), bool(self.running[r]))
+        """One replication changed: its row only, read when next viewed (a stopped one seldom is)."""
+        self._stale.add(r)
 
     def view(self, r: int) -> JudgeView:
         if self._rows is None:  # Python tuples, made once per change: cheaper than numpy scalars per view
             columns = [self.state[field].tolist() for field in _FIELDS]
             self._rows = list(zip(*columns, self.running.tolist(), strict=True))
+            self._stale.clear()
+        elif r in self._stale:
+            self._stale.discard(r)
+            self._rows[r] = (*(self.state[field][r].item() for field in _FIELDS), bool(self.running[r]))
         verdict, statistic, last, measurements, failures, inconclusive, running = self._rows[r]
         return JudgeView(
             self.name,
