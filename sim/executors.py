@@ -9,6 +9,7 @@ callers key them by the task, never by arrival order.
 
 from __future__ import annotations
 
+import gc
 import itertools
 import multiprocessing
 import os
@@ -131,6 +132,7 @@ def _worker_setup(parent: int) -> None:
     # and says how to resume, the workers need not each print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    gc.freeze()  # as the CLI does (sim/cli.py: main): full collections skip what the worker has loaded
 
 
 def _exit_with_parent(parent: int) -> None:
