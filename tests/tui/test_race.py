@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 import sim
 from sim.tui.race import Race
 from sim.tui.session import Session, parse_value, teaches
@@ -112,3 +115,35 @@ def test_a_bad_scenario_file_is_a_message_not_a_crash(tmp_path) -> None:
     session = Session.with_files([bad])
     assert not session.open(str(bad))
     assert "horizon" in session.error and session.scenario is None
+
+
+KNOB_PATHS = [
+    "release.defect.harm",
+    "release.defect.kind",
+    "release.defect.onset",
+    "traffic.rate",
+    "replications",
+    "detection.analysis",
+    "strategies.canary.params",
+    "strategies.canary.params.steps",
+    "strategies.flag-canary.params.bake",
+    "strategies.nope.params",
+]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    path=st.sampled_from(KNOB_PATHS),
+    text=st.text(max_size=40) | st.sampled_from(["[0.1", "{ steps = 5 }", "1e400", '"-1m"', "-1", "nan", "[]", "{}"]),
+)
+def test_any_knob_text_is_applied_or_refused_with_a_scenario_error(path: str, text: str) -> None:
+    """What a user types in a knob field: a valid scenario, or one ScenarioError; the scenario unchanged."""
+    session = Session.with_files()
+    session.open("default")
+    before = session.scenario
+    try:
+        session.turn({path: parse_value(text)})
+    except sim.ScenarioError as error:
+        assert str(error) and session.scenario is before
+    else:
+        assert session.scenario is not before
