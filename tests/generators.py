@@ -90,3 +90,12 @@ def scenarios(draw: st.DrawFn, healthy: bool | None = None) -> Scenario:
             {"name": "canary", "params": {"steps": steps, "bake": draw(st.sampled_from(["1m", "7m"])), "unit": unit}}
         ],
     )
+
+
+def compared_runs(scenario: Scenario, replications: int) -> Any:
+    """The runs table of ``sim.compare`` in this process, which must have no plugin error."""
+    from sim.experiments import compare
+
+    comparison = compare(scenario, replications=replications, workers=1)
+    assert not comparison.errors, comparison.errors
+    return comparison.runs

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import sim
-from tests.generators import NO_DETECTION, make_scenario
+from tests.generators import NO_DETECTION, compared_runs, make_scenario
 
 ARGO = f"{Path(__file__).resolve().parents[2] / 'strategies' / 'argo.py'}:ArgoCanary"
 REPLICATIONS = 64
@@ -35,10 +36,7 @@ def _scenario(params: dict[str, Any], judges: dict[str, Any] | None = None, **fi
     return make_scenario(**{**defaults, **fields})
 
 
-def _runs(scenario: sim.Scenario) -> Any:
-    comparison = sim.compare(scenario, replications=REPLICATIONS, workers=1)
-    assert not comparison.errors, comparison.errors
-    return comparison.runs
+_runs = functools.partial(compared_runs, replications=REPLICATIONS)
 
 
 def _events(scenario: sim.Scenario) -> list[tuple[float, float, str]]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import sim
-from tests.generators import NO_DETECTION, make_scenario
+from tests.generators import NO_DETECTION, compared_runs, make_scenario
 
 PREVIEW, POST, PREVIEW_RATE = 600.0, 600.0, 5.0
 REPLICATIONS = 64
@@ -32,10 +33,7 @@ def _scenario(**overrides: Any) -> sim.Scenario:
     return make_scenario(**fields)
 
 
-def _runs(scenario: sim.Scenario) -> Any:
-    comparison = sim.compare(scenario, replications=REPLICATIONS, workers=1)
-    assert not comparison.errors, comparison.errors
-    return comparison.runs
+_runs = functools.partial(compared_runs, replications=REPLICATIONS)
 
 
 def test_preview_exposes_nobody_then_everyone_is_switched() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 
 import sim
 from strategies.flag import FlagRollout
-from tests.generators import NO_DETECTION, make_scenario
+from tests.generators import NO_DETECTION, compared_runs, make_scenario
 
 USE = f"{Path(__file__).resolve().parents[2] / 'strategies' / 'flag.py'}:FlagRollout"
 SCHEDULE = [["0s", 0.01], ["10m", 0.1], ["30m", 0.5], ["1h", 1.0]]
@@ -38,10 +39,7 @@ def _scenario(params: dict[str, Any] | None = None, **overrides: Any) -> sim.Sce
     return make_scenario(**fields)
 
 
-def _runs(scenario: sim.Scenario) -> Any:
-    comparison = sim.compare(scenario, replications=REPLICATIONS, workers=1)
-    assert not comparison.errors, comparison.errors
-    return comparison.runs
+_runs = functools.partial(compared_runs, replications=REPLICATIONS)
 
 
 def test_exposed_users_never_exceed_the_sticky_share() -> None:

@@ -8,6 +8,7 @@ runs the check, then advances.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 import sim
-from tests.generators import NO_DETECTION, make_scenario
+from tests.generators import NO_DETECTION, compared_runs, make_scenario
 
 FLAGGER = f"{Path(__file__).resolve().parents[2] / 'strategies' / 'flagger.py'}:FlaggerCanary"
 REPLICATIONS = 64
@@ -40,10 +41,7 @@ def _scenario(params: dict[str, Any], judges: dict[str, Any] | None = None, **fi
     return make_scenario(**{**defaults, **fields})
 
 
-def _runs(scenario: sim.Scenario) -> Any:
-    comparison = sim.compare(scenario, replications=REPLICATIONS, workers=1)
-    assert not comparison.errors, comparison.errors
-    return comparison.runs
+_runs = functools.partial(compared_runs, replications=REPLICATIONS)
 
 
 def _changes(scenario: sim.Scenario) -> list[tuple[float, float, str]]:

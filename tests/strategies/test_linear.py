@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import sim
-from tests.generators import NO_DETECTION, make_scenario
+from tests.generators import NO_DETECTION, compared_runs, make_scenario
 
 LINEAR = Path(__file__).resolve().parents[2] / "strategies" / "linear.py"
 REPLICATIONS = 64
@@ -21,10 +22,7 @@ def _scenario(kind: str, params: dict[str, Any], judges: dict[str, Any] | None =
     return make_scenario(**{**defaults, **fields})
 
 
-def _runs(scenario: sim.Scenario) -> Any:
-    comparison = sim.compare(scenario, replications=REPLICATIONS, workers=1)
-    assert not comparison.errors, comparison.errors
-    return comparison.runs
+_runs = functools.partial(compared_runs, replications=REPLICATIONS)
 
 
 def _exposures(scenario: sim.Scenario) -> list[tuple[float, float]]:

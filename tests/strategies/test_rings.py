@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 
 import sim
 from sim.population import build_cohorts
-from tests.generators import NO_DETECTION, make_scenario
+from tests.generators import NO_DETECTION, compared_runs, make_scenario
 
 SEGMENTS = [
     {"name": "internal", "share": 0.02},
@@ -45,10 +46,7 @@ def _scenario(judges: dict[str, Any] | None = None, **overrides: Any) -> sim.Sce
     return make_scenario(**fields)
 
 
-def _runs(scenario: sim.Scenario) -> Any:
-    comparison = sim.compare(scenario, replications=REPLICATIONS, workers=1)
-    assert not comparison.errors, comparison.errors
-    return comparison.runs
+_runs = functools.partial(compared_runs, replications=REPLICATIONS)
 
 
 def test_only_internal_users_are_exposed_while_only_the_internal_ring_is_out() -> None:

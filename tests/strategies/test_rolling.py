@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 import sim
 from strategies.rolling import RollingUpdate
-from tests.generators import NO_DETECTION, make_scenario
+from tests.generators import NO_DETECTION, compared_runs, make_scenario
 
 USE = f"{Path(__file__).resolve().parents[2] / 'strategies' / 'rolling.py'}:RollingUpdate"
 REPLICATIONS = 64
@@ -35,10 +36,7 @@ def _scenario(params: dict[str, Any] | None = None, **overrides: Any) -> sim.Sce
     return make_scenario(**fields)
 
 
-def _runs(scenario: sim.Scenario) -> Any:
-    comparison = sim.compare(scenario, replications=REPLICATIONS, workers=1)
-    assert not comparison.errors, comparison.errors
-    return comparison.runs
+_runs = functools.partial(compared_runs, replications=REPLICATIONS)
 
 
 def _exposures(result: sim.RunResult) -> list[tuple[float, float]]:

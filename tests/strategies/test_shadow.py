@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 import sim
 from strategies.shadow import ShadowThenCanary
-from tests.generators import NO_DETECTION, make_scenario
+from tests.generators import NO_DETECTION, compared_runs, make_scenario
 
 USE = f"{Path(__file__).resolve().parents[2] / 'strategies' / 'shadow.py'}:ShadowThenCanary"
 SHADOW, BAKE = 1800.0, 600.0
@@ -37,10 +38,7 @@ def _scenario(params: dict[str, Any] | None = None, **overrides: Any) -> sim.Sce
     return make_scenario(**fields)
 
 
-def _runs(scenario: sim.Scenario) -> Any:
-    comparison = sim.compare(scenario, replications=REPLICATIONS, workers=1)
-    assert not comparison.errors, comparison.errors
-    return comparison.runs
+_runs = functools.partial(compared_runs, replications=REPLICATIONS)
 
 
 def test_nobody_is_exposed_during_the_shadow() -> None:
