@@ -1,0 +1,209 @@
+"""Sequential judges, written exactly as a user's judge plugin would be (only ``sim``'s public API).
+
+Both add up the counts of every measurement since the judge (re)started, so
+each look sees all the data so far, which is what their error rates assume.
+Each measurement covers one ``interval`` (the window is the interval); a
+measurement whose scrape is missing is skipped, and its interval's requests
+are not counted.
+
+- ``ztest``: a one-sided two-proportion z-test of the new version's error
+  rate against the baseline arm (or stable) at every look, for a planned
+  number of ``looks``: uncorrected (the normal quantile at every look, what
+  many hand-written analyses do, whose false-alarm rate grows with the
+  looks), or with Pocock or O'Brien-Fleming boundaries, which keep it at
+  ``alpha`` over all the looks. Passed after the last look without failing.
+- ``sprt``: Wald's sequential probability ratio test on the new version's
+  error rate, ``p0`` (acceptable) against ``p1`` (a regression), with error
+  rates ``alpha`` and ``beta``: failed when the log-likelihood ratio reaches
+  ``log((1 - beta) / alpha)``, passed when it falls to ``log(beta / (1 - alpha))``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+from scipy import optimize, signal, stats
+
+from sim import FAILED, INCONCLUSIVE, PASSED, RUNNING, JudgeData, Verdicts, parse_duration
+
+BOUNDARIES = ("none", "pocock", "obrien-fleming")
+
+
+def _probability(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+        raise ValueError(f"{name} must be a number between 0 and 1 (exclusive), got {value!r}")
+    return float(value)
+
+
+def _count(name: str, value: object, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+    return value
+
+
+def crossing_probability(bounds: tuple[float, ...], step: float = 0.01) -> float:
+    """P(Z_k > bounds[k-1] for some look k) under the null, for looks at equal increments of information.
+
+    ``Z_k = S_k / sqrt(k)`` where ``S_k`` is a sum of k independent standard
+    normal increments; the density of ``S`` on a grid is carried from look to
+    look (convolution with the normal kernel), cut at each boundary
+    (Armitage, McPherson and Rowe's recursive integration). Deterministic.
+    """
+    looks = len(bounds)
+    reach = max(bounds) * math.sqrt(looks) + 10.0
+    grid = np.arange(-reach, reach + step / 2, step)
+    kernel = stats.norm.pdf(np.arange(-9.0, 9.0 + step / 2, step)) * step
+    density = stats.norm.pdf(grid)
+    for k, bound in enumerate(bounds, start=1):
+        if k > 1:
+            density = signal.fftconvolve(density, kernel, mode="same")
+        # Each grid point stands for a cell of width ``step``: keep the share of the cell below the boundary.
+        density = density * np.clip((bound * math.sqrt(k) - grid) / step + 0.5, 0.0, 1.0)
+    return float(1.0 - density.sum() * step)
+
+
+@functools.lru_cache(maxsize=128)
+def boundaries(looks: int, alpha: float, kind: str) -> tuple[float, ...]:
+    """One-sided z boundaries for looks 1..K with an overall false-alarm rate ``alpha`` (``none``: uncorrected)."""
+    if kind == "none":
+        return (float(stats.norm.ppf(1.0 - alpha)),) * looks
+    shape = [1.0] * looks if kind == "pocock" else [math.sqrt(looks / k) for k in range(1, looks + 1)]
+    scale = optimize.brentq(lambda c: crossing_probability(tuple(c * s for s in shape)) - alpha, 0.5, 8.0, xtol=1e-6)
+    return tuple(scale * s for s in shape)
+
+
+class _Sequential:
+    """Counts added up per replication since the judge started; subclasses decide at each look."""
+
+    def __init__(self, interval: str | float = "1m", initial_delay: str | float = 0.0, min_requests: int = 1) -> None:
+        self.interval = parse_duration(interval)
+        if self.interval <= 0:
+            raise ValueError("interval must be a positive duration")
+        self.window = self.interval  # each look adds one interval's counts
+        self.initial_delay = parse_duration(initial_delay)
+        self.min_requests = _count("min_requests", min_requests, 0, 10**12)
+        self._state: dict[str, np.ndarray] | None = None
+
+    def _tallies(self, replications: int) -> dict[str, np.ndarray]:
+        if self._state is None:
+            zeros = np.zeros(replications, dtype=np.int64)
+            self._state = {
+                name: zeros.copy()
+                for name in ("verdict", "last", "measurements", "failures", "inconclusive", "n", "x", "m", "y")
+            }
+            self._state["statistic"] = np.full(replications, np.nan)
+        return self._state
+
+    def measure(self, data: JudgeData) -> Verdicts:
+        state = self._tallies(len(data.due))
+        for values in state.values():
+            values[data.restarted] = np.nan if values.dtype.kind == "f" else 0
+        due = data.due & (state["verdict"] == RUNNING) & ~data.missing
+        reference = self._reference(data)
+        state["n"][due] += data.new.requests[due]
+        state["x"][due] += data.new.errors[due]
+        state["m"][due] += reference.requests[due]
+        state["y"][due] += reference.errors[due]
+        enough = (state["n"] >= max(self.min_requests, 1)) & (state["m"] >= max(self.min_requests, 1))
+        looked = due & enough
+        state["inconclusive"] += due & ~enough
+        state["last"][due & ~enough] = INCONCLUSIVE
+        state["measurements"] += looked
+        statistic, failed, passed = self._look(state, looked)
+        state["statistic"][looked] = statistic[looked]
+        state["failures"] += failed
+        state["last"][looked] = PASSED
+        state["last"][failed] = FAILED
+        state["verdict"][passed] = PASSED
+        state["verdict"][failed] = FAILED
+        return Verdicts(**{name: state[name].copy() for name in (*Verdicts.__dataclass_fields__,)})
+
+    def _reference(self, data: JudgeData):
+        return data.new
+
+    def _look(self, state: dict[str, np.ndarray], looked: np.ndarray) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+
+class ZTest(_Sequential):
+    """One-sided two-proportion z-test of the new version against a reference arm, at every look.
+
+    ``looks``: the planned number of looks (1 to 50); ``boundary``: ``none``
+    (uncorrected), ``pocock`` or ``obrien-fleming``; ``alpha``: the false-alarm
+    rate the boundaries keep over all the looks; ``against``: ``baseline`` or
+    ``stable``. The statistic is z (pooled variance). Boundaries assume looks
+    at equal increments of data, which steady traffic gives.
+    """
+
+    def __init__(
+        self,
+        against: str = "baseline",
+        alpha: float = 0.05,
+        looks: int = 5,
+        boundary: str = "pocock",
+        min_requests: int = 100,
+        interval: str | float = "1m",
+        initial_delay: str | float = 0.0,
+    ) -> None:
+        super().__init__(interval, initial_delay, min_requests)
+        if against not in ("baseline", "stable"):
+            raise ValueError(f"against must be 'baseline' or 'stable', got {against!r}")
+        if boundary not in BOUNDARIES:
+            raise ValueError(f"boundary must be one of {', '.join(BOUNDARIES)}, got {boundary!r}")
+        self.against = against
+        self.alpha = _probability("alpha", alpha)
+        if not 1e-6 <= self.alpha < 0.5:  # below 1e-6 the boundaries are beyond what the integration resolves
+            raise ValueError(f"alpha must be from 1e-06 to below 0.5, got {alpha!r}")
+        self.looks = _count("looks", looks, 1, 50)
+        self.bounds = np.array(boundaries(self.looks, self.alpha, boundary))
+
+    def _reference(self, data: JudgeData):
+        return data.baseline if self.against == "baseline" else data.stable
+
+    def _look(self, state: dict[str, np.ndarray], looked: np.ndarray) -> tuple[np.ndarray, ...]:
+        n, x, m, y = state["n"], state["x"], state["m"], state["y"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pooled = (x + y) / np.maximum(n + m, 1)
+            spread = np.sqrt(pooled * (1.0 - pooled) * (1.0 / np.maximum(n, 1) + 1.0 / np.maximum(m, 1)))
+            z = np.where(spread > 0, (x / np.maximum(n, 1) - y / np.maximum(m, 1)) / spread, 0.0)
+        look = np.clip(state["measurements"], 1, self.looks) - 1
+        failed = looked & (z > self.bounds[look])
+        passed = looked & ~failed & (state["measurements"] >= self.looks)
+        return z, failed, passed
+
+
+class SPRT(_Sequential):
+    """Wald's SPRT on the new version's error rate: ``p0`` acceptable, ``p1`` a regression.
+
+    ``alpha``: P(fail | p0); ``beta``: P(pass | p1). The statistic is the
+    log-likelihood ratio of all the new version's requests so far.
+    """
+
+    def __init__(
+        self,
+        p0: float = 0.001,
+        p1: float = 0.01,
+        alpha: float = 0.05,
+        beta: float = 0.2,
+        min_requests: int = 0,
+        interval: str | float = "1m",
+        initial_delay: str | float = 0.0,
+    ) -> None:
+        super().__init__(interval, initial_delay, min_requests)
+        self.p0, self.p1 = _probability("p0", p0), _probability("p1", p1)
+        if not self.p0 < self.p1:
+            raise ValueError(f"p1 must be above p0, got p0 {p0!r} and p1 {p1!r}")
+        self.alpha, self.beta = _probability("alpha", alpha), _probability("beta", beta)
+        if self.alpha + self.beta >= 1.0:
+            raise ValueError(f"alpha + beta must be below 1, got {alpha!r} + {beta!r}")
+        self.upper = math.log((1.0 - self.beta) / self.alpha)
+        self.lower = math.log(self.beta / (1.0 - self.alpha))
+
+    def _look(self, state: dict[str, np.ndarray], looked: np.ndarray) -> tuple[np.ndarray, ...]:
+        n, x = state["n"], state["x"]
+        ratio = x * math.log(self.p1 / self.p0) + (n - x) * math.log((1.0 - self.p1) / (1.0 - self.p0))
+        failed = looked & (ratio >= self.upper)
+        passed = looked & ~failed & (ratio <= self.lower)
+        return ratio, failed, passed
