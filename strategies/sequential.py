@@ -12,6 +12,10 @@ are not counted.
   many hand-written analyses do, whose false-alarm rate grows with the
   looks), or with Pocock or O'Brien-Fleming boundaries, which keep it at
   ``alpha`` over all the looks. Passed after the last look without failing.
+- ``msprt``: an always-valid test (a mixture SPRT on the difference of error
+  rates, after Johari, Pekelis and Walsh): it may be looked at after every
+  scrape, for as long as one likes, and still fails a healthy release with
+  probability at most ``alpha``.
 - ``sprt``: Wald's sequential probability ratio test on the new version's
   error rate, ``p0`` (acceptable) against ``p1`` (a regression), with error
   rates ``alpha`` and ``beta``: failed when the log-likelihood ratio reaches
@@ -207,3 +211,51 @@ class SPRT(_Sequential):
         failed = looked & (ratio >= self.upper)
         passed = looked & ~failed & (ratio <= self.lower)
         return ratio, failed, passed
+
+
+class AlwaysValid(_Sequential):
+    """A mixture SPRT on the difference of error rates (new minus reference): always valid.
+
+    With the difference ``d`` of the rates so far, its estimated variance
+    ``V`` and a normal mixture of scale ``tau`` over the alternatives, the
+    mixture likelihood ratio is ``sqrt(V / (V + tau^2)) * exp(tau^2 d^2 / (2 V (V + tau^2)))``
+    (a normal approximation of the counts); the verdict is failed once it
+    reaches ``1 / alpha`` with ``d > 0``. Its likelihood ratio is a martingale
+    under the null, so checking it at every look keeps P(fail | healthy) at
+    most ``alpha`` however many looks there are (only regressions fail: the
+    rate is below ``alpha``). Passed after ``max_looks`` looks without failing
+    (0: it runs until stopped). The statistic is the log of the ratio.
+    """
+
+    def __init__(
+        self,
+        against: str = "baseline",
+        alpha: float = 0.05,
+        tau: float = 0.005,
+        max_looks: int = 0,
+        min_requests: int = 100,
+        interval: str | float = "1m",
+        initial_delay: str | float = 0.0,
+    ) -> None:
+        super().__init__(interval, initial_delay, min_requests)
+        if against not in ("baseline", "stable"):
+            raise ValueError(f"against must be 'baseline' or 'stable', got {against!r}")
+        self.against = against
+        self.alpha = _probability("alpha", alpha)
+        self.tau = _probability("tau", tau)
+        self.max_looks = _count("max_looks", max_looks, 0, 10**9)
+
+    def _reference(self, data: JudgeData):
+        return data.baseline if self.against == "baseline" else data.stable
+
+    def _look(self, state: dict[str, np.ndarray], looked: np.ndarray) -> tuple[np.ndarray, ...]:
+        n, m = np.maximum(state["n"], 1), np.maximum(state["m"], 1)
+        new, reference = state["x"] / n, state["y"] / m
+        difference = new - reference
+        # The variance of the difference, kept off zero (no errors yet) by one error's worth on each side.
+        variance = np.maximum(new * (1 - new), 1.0 / n) / n + np.maximum(reference * (1 - reference), 1.0 / m) / m
+        spread = variance + self.tau**2
+        log_ratio = 0.5 * np.log(variance / spread) + self.tau**2 * difference**2 / (2 * variance * spread)
+        failed = looked & (difference > 0) & (log_ratio >= math.log(1.0 / self.alpha))
+        passed = looked & ~failed & (self.max_looks > 0) & (state["measurements"] >= self.max_looks)
+        return log_ratio, failed, passed

@@ -15,7 +15,7 @@ from scipy import stats
 
 import sim
 from sim import FAILED, PASSED, Arm, JudgeData
-from strategies.sequential import SPRT, ZTest, boundaries, crossing_probability
+from strategies.sequential import SPRT, AlwaysValid, ZTest, boundaries, crossing_probability
 from tests.generators import make_scenario
 
 R = 20_000  # replications in one judge call: one judge serves a whole block, here a very large one
@@ -170,8 +170,36 @@ def test_a_canary_with_a_baseline_arm_and_a_ztest_catches_a_defect_and_passes_a_
         (SPRT, {"alpha": 0.6, "beta": 0.5}, "alpha \\+ beta must be below 1"),
         (SPRT, {"p1": 1.0}, "p1 must be a number between 0 and 1"),
         (SPRT, {"interval": "0s"}, "interval must be a positive duration"),
+        (AlwaysValid, {"tau": 0.0}, "tau must be a number between 0 and 1"),
+        (AlwaysValid, {"max_looks": -1}, "max_looks must be an integer from 0"),
+        (AlwaysValid, {"against": "new"}, "against must be 'baseline' or 'stable'"),
     ],
 )
 def test_bad_params_are_one_line(cls: type, params: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         cls(**params)
+
+
+# -- the always-valid test ------------------------------------------------------------------------
+
+
+def test_msprt_looked_at_every_scrape_keeps_false_alarms_under_alpha_where_a_plain_z_test_does_not() -> None:
+    """50 looks: the mixture SPRT stays under alpha (its ratio is a martingale: Ville's inequality), while an
+    uncorrected z-test at every look fails a healthy release far more often (the closed form says how often)."""
+    looks, n = 50, 4_000
+    rng = np.random.default_rng(5)
+    always = _looks(AlwaysValid(alpha=0.05, tau=0.005), rng, looks, n=n, p_new=0.01, p_ref=0.01)
+    rate = float((always == FAILED).mean())
+    assert rate <= 0.05 + 4 * math.sqrt(0.05 * 0.95 / R)
+    plain = _looks(ZTest(alpha=0.05, looks=looks, boundary="none"), rng, looks, n=n, p_new=0.01, p_ref=0.01)
+    expected = crossing_probability(boundaries(looks, 0.05, "none"))
+    assert expected > 5 * 0.05  # 0.27
+    _within(float((plain == FAILED).mean()), expected, slack=0.02)  # 40 errors per arm at the first look
+
+
+def test_msprt_catches_a_regression_and_passes_after_max_looks() -> None:
+    rng = np.random.default_rng(6)
+    caught = _looks(AlwaysValid(alpha=0.05, tau=0.005), rng, 100, n=2_000, p_new=0.013, p_ref=0.01)
+    assert (caught == FAILED).mean() > 0.9
+    capped = _looks(AlwaysValid(alpha=0.05, max_looks=10), rng, 10, n=2_000, p_new=0.01, p_ref=0.01)
+    assert ((capped == PASSED) | (capped == FAILED)).all() and (capped == PASSED).mean() > 0.95
