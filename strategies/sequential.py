@@ -16,6 +16,10 @@ are not counted.
   rates, after Johari, Pekelis and Walsh): it may be looked at after every
   scrape, for as long as one likes, and still fails a healthy release with
   probability at most ``alpha``.
+- ``cusum``: a one-sided CUSUM on the standardized difference of each
+  interval's error rates (new minus reference): ``S = max(0, S + z - k)``,
+  failed when ``S > h`` (in-control average run length about 930 looks for
+  the defaults, Siegmund's approximation).
 - ``sprt``: Wald's sequential probability ratio test on the new version's
   error rate, ``p0`` (acceptable) against ``p1`` (a regression), with error
   rates ``alpha`` and ``beta``: failed when the log-likelihood ratio reaches
@@ -259,3 +263,57 @@ class AlwaysValid(_Sequential):
         failed = looked & (difference > 0) & (log_ratio >= math.log(1.0 / self.alpha))
         passed = looked & ~failed & (self.max_looks > 0) & (state["measurements"] >= self.max_looks)
         return log_ratio, failed, passed
+
+
+class Cusum(_Sequential):
+    """One-sided CUSUM of the standardized difference of each interval's error rates (new minus reference).
+
+    Per look, ``z`` is the pooled two-proportion z of that interval's counts
+    alone (0 when either arm had no request); ``S = max(0, S + z - k)`` and
+    the verdict is failed when ``S > h``. ``k`` is half the shift (in
+    standard errors) it is tuned to catch; ``h`` sets the false-alarm rate:
+    with standard normal increments the in-control average run length is about
+    ``(exp(2 k b) - 2 k b - 1) / (2 k^2)`` looks, ``b = h + 1.166``
+    (Siegmund). The statistic is ``S``.
+    """
+
+    def __init__(
+        self,
+        against: str = "baseline",
+        k: float = 0.5,
+        h: float = 5.0,
+        min_requests: int = 1,
+        interval: str | float = "1m",
+        initial_delay: str | float = 0.0,
+    ) -> None:
+        super().__init__(interval, initial_delay, min_requests)
+        if against not in ("baseline", "stable"):
+            raise ValueError(f"against must be 'baseline' or 'stable', got {against!r}")
+        for name, value, high in (("k", k, 10.0), ("h", h, 1000.0)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= high:
+                raise ValueError(f"{name} must be a number above 0 and at most {high:g}, got {value!r}")
+        self.against, self.k, self.h = against, float(k), float(h)
+
+    def _reference(self, data: JudgeData):
+        return data.baseline if self.against == "baseline" else data.stable
+
+    def _tallies(self, replications: int) -> dict[str, np.ndarray]:
+        if self._state is None:
+            state = super()._tallies(replications)
+            for name in ("pn", "px", "pm", "py"):  # the counts at the previous look
+                state[name] = np.zeros(replications, dtype=np.int64)
+        return super()._tallies(replications)
+
+    def _look(self, state: dict[str, np.ndarray], looked: np.ndarray) -> tuple[np.ndarray, ...]:
+        n, x = state["n"] - state["pn"], state["x"] - state["px"]
+        m, y = state["m"] - state["pm"], state["y"] - state["py"]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pooled = (x + y) / np.maximum(n + m, 1)
+            spread = np.sqrt(pooled * (1.0 - pooled) * (1.0 / np.maximum(n, 1) + 1.0 / np.maximum(m, 1)))
+            z = np.where((n > 0) & (m > 0) & (spread > 0), (x / np.maximum(n, 1) - y / np.maximum(m, 1)) / spread, 0.0)
+        previous = np.nan_to_num(state["statistic"])  # NaN: no look yet, or restarted
+        total = np.where(looked, np.maximum(0.0, previous + z - self.k), previous)
+        for name, source in (("pn", "n"), ("px", "x"), ("pm", "m"), ("py", "y")):
+            state[name][looked] = state[source][looked]
+        failed = looked & (total > self.h)
+        return total, failed, np.zeros_like(looked)

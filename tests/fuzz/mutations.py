@@ -340,6 +340,8 @@ LIMITS: dict[tuple[str, ...], list[Any]] = {
         {"analysis": {"use": "sprt", "params": {"p0": 0.5, "p1": 0.5}}},
         {"analysis": {"use": "msprt", "params": {"tau": 1e-300, "alpha": 1e-300}}},
         {"analysis": {"use": "msprt", "params": {"tau": 1.0, "max_looks": 10**9 + 1}}},
+        {"analysis": {"use": "cusum", "params": {"k": 1e-300, "h": 1000}}},
+        {"analysis": {"use": "cusum", "params": {"k": 10.000001}}},
         {"analysis": {"use": "sprt", "params": {"p0": 5e-324, "p1": 1e-300, "alpha": 1e-300, "beta": 1e-300}}},
         {"[bold]j": {"use": "threshold"}},
         {},

@@ -15,7 +15,7 @@ from scipy import stats
 
 import sim
 from sim import FAILED, PASSED, Arm, JudgeData
-from strategies.sequential import SPRT, AlwaysValid, ZTest, boundaries, crossing_probability
+from strategies.sequential import SPRT, AlwaysValid, Cusum, ZTest, boundaries, crossing_probability
 from tests.generators import make_scenario
 
 R = 20_000  # replications in one judge call: one judge serves a whole block, here a very large one
@@ -173,6 +173,8 @@ def test_a_canary_with_a_baseline_arm_and_a_ztest_catches_a_defect_and_passes_a_
         (AlwaysValid, {"tau": 0.0}, "tau must be a number between 0 and 1"),
         (AlwaysValid, {"max_looks": -1}, "max_looks must be an integer from 0"),
         (AlwaysValid, {"against": "new"}, "against must be 'baseline' or 'stable'"),
+        (Cusum, {"k": 0}, "k must be a number above 0"),
+        (Cusum, {"h": 1e9}, "h must be a number above 0 and at most 1000"),
     ],
 )
 def test_bad_params_are_one_line(cls: type, params: dict, message: str) -> None:
@@ -203,3 +205,53 @@ def test_msprt_catches_a_regression_and_passes_after_max_looks() -> None:
     assert (caught == FAILED).mean() > 0.9
     capped = _looks(AlwaysValid(alpha=0.05, max_looks=10), rng, 10, n=2_000, p_new=0.01, p_ref=0.01)
     assert ((capped == PASSED) | (capped == FAILED)).all() and (capped == PASSED).mean() > 0.95
+
+
+# -- CUSUM ------------------------------------------------------------------------------------------
+
+
+def _run_lengths(
+    judge: Cusum, rng: np.random.Generator, replications: int, n: int, p_new: float, cap: int
+) -> np.ndarray:
+    """The look at which each replication's CUSUM first fails (cap + 1: not by then)."""
+    requests = np.full(replications, n, dtype=np.int64)
+    first = np.full(replications, cap + 1)
+    for look in range(1, cap + 1):
+        reference = _arm(requests, rng.binomial(n, 0.01, replications))
+        data = JudgeData(
+            now=60.0 * look,
+            due=np.ones(replications, dtype=bool),
+            restarted=np.full(replications, look == 1),
+            missing=np.zeros(replications, dtype=bool),
+            new=_arm(requests, rng.binomial(n, p_new, replications)),
+            stable=reference,
+            baseline=reference,
+        )
+        verdict = judge.measure(data).verdict
+        first[(verdict == FAILED) & (first > cap)] = look
+        if (first <= cap).all():
+            break
+    return first
+
+
+def test_cusum_in_control_run_length_is_siegmunds() -> None:
+    """k = 0.5, h = 3: ARL0 = (exp(2 k b) - 2 k b - 1) / (2 k^2), b = h + 1.166, about 119 looks. The run
+    length is near geometric, so its standard error is about ARL0 / sqrt(R); Siegmund's approximation is
+    within about 3% of exact for normal increments."""
+    k, h, replications = 0.5, 3.0, 4_000
+    b = h + 1.166
+    expected = (math.exp(2 * k * b) - 2 * k * b - 1) / (2 * k * k)
+    lengths = _run_lengths(Cusum(k=k, h=h), np.random.default_rng(7), replications, 20_000, 0.01, cap=2_000)
+    assert (lengths <= 2_000).all()
+    assert abs(lengths.mean() - expected) <= 4 * expected / math.sqrt(replications) + 0.03 * expected
+
+
+def test_cusum_catches_a_shift_in_a_few_looks() -> None:
+    """A shift of 2 standard errors per look: Siegmund's out-of-control ARL with delta = 2 - k."""
+    n, p0 = 20_000, 0.01
+    se = math.sqrt(2 * p0 * (1 - p0) / n)
+    k, h, replications = 0.5, 5.0, 4_000
+    lengths = _run_lengths(Cusum(k=k, h=h), np.random.default_rng(8), replications, n, p0 + 2 * se, cap=200)
+    delta, b = 2 - k, h + 1.166
+    expected = (math.exp(-2 * delta * b) + 2 * delta * b - 1) / (2 * delta * delta)  # about 4.6
+    assert abs(lengths.mean() - expected) <= 0.1 * expected + 4 * lengths.std() / math.sqrt(replications)
