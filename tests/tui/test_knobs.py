@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
+import sim
 from sim.tui.app import RolloutApp
 from sim.tui.knobs_screen import KnobsScreen, inline_table, knob_text, knobs_for, toml_value
 from sim.tui.session import Session, parse_value
@@ -321,7 +322,7 @@ def test_a_strategy_with_judges_shows_them_and_a_change_round_trips() -> None:
         assert parse_value(field.value) == session.knob(FLAGGER)
         assert [knob.path for knob in knobs_for(session) if knob.path.endswith(".judges")] == [FLAGGER]
         hint = str(run.screen.query_one(f"#row-{field.id} > .hint", Static).render())
-        assert "use = JUDGE" in hint and "baseline, threshold" in hint
+        assert "use = JUDGE" in hint and ", ".join(sorted(sim.installed_judges())) in hint
         field.value = field.value.replace("threshold = 5", "threshold = 3")
         await run.pilot.press("ctrl+s")
         await run.pilot.pause()
