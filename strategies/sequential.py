@@ -85,7 +85,17 @@ def boundaries(looks: int, alpha: float, kind: str) -> tuple[float, ...]:
 class _Sequential:
     """Counts added up per replication since the judge started; subclasses decide at each look."""
 
-    def __init__(self, interval: str | float = "1m", initial_delay: str | float = 0.0, min_requests: int = 1) -> None:
+    def __init__(
+        self,
+        interval: str | float = "1m",
+        initial_delay: str | float = 0.0,
+        min_requests: int = 1,
+        against: str | None = None,
+    ) -> None:
+        """``against``: the reference arm (``baseline`` or ``stable``), None for a test of the new version alone."""
+        if against not in (None, "baseline", "stable"):
+            raise ValueError(f"against must be 'baseline' or 'stable', got {against!r}")
+        self.against = against
         self.interval = parse_duration(interval)
         if self.interval <= 0:
             raise ValueError("interval must be a positive duration")
@@ -129,7 +139,9 @@ class _Sequential:
         return Verdicts(**{name: state[name].copy() for name in (*Verdicts.__dataclass_fields__,)})
 
     def _reference(self, data: JudgeData):
-        return data.new
+        if self.against is None:
+            return data.new
+        return data.baseline if self.against == "baseline" else data.stable
 
     def _look(self, state: dict[str, np.ndarray], looked: np.ndarray) -> tuple[np.ndarray, ...]:
         raise NotImplementedError
@@ -155,20 +167,14 @@ class ZTest(_Sequential):
         interval: str | float = "1m",
         initial_delay: str | float = 0.0,
     ) -> None:
-        super().__init__(interval, initial_delay, min_requests)
-        if against not in ("baseline", "stable"):
-            raise ValueError(f"against must be 'baseline' or 'stable', got {against!r}")
+        super().__init__(interval, initial_delay, min_requests, against)
         if boundary not in BOUNDARIES:
             raise ValueError(f"boundary must be one of {', '.join(BOUNDARIES)}, got {boundary!r}")
-        self.against = against
         self.alpha = _probability("alpha", alpha)
         if not 1e-6 <= self.alpha < 0.5:  # below 1e-6 the boundaries are beyond what the integration resolves
             raise ValueError(f"alpha must be from 1e-06 to below 0.5, got {alpha!r}")
         self.looks = _count("looks", looks, 1, 50)
         self.bounds = np.array(boundaries(self.looks, self.alpha, boundary))
-
-    def _reference(self, data: JudgeData):
-        return data.baseline if self.against == "baseline" else data.stable
 
     def _look(self, state: dict[str, np.ndarray], looked: np.ndarray) -> tuple[np.ndarray, ...]:
         n, x, m, y = state["n"], state["x"], state["m"], state["y"]
@@ -241,16 +247,10 @@ class AlwaysValid(_Sequential):
         interval: str | float = "1m",
         initial_delay: str | float = 0.0,
     ) -> None:
-        super().__init__(interval, initial_delay, min_requests)
-        if against not in ("baseline", "stable"):
-            raise ValueError(f"against must be 'baseline' or 'stable', got {against!r}")
-        self.against = against
+        super().__init__(interval, initial_delay, min_requests, against)
         self.alpha = _probability("alpha", alpha)
         self.tau = _probability("tau", tau)
         self.max_looks = _count("max_looks", max_looks, 0, 10**9)
-
-    def _reference(self, data: JudgeData):
-        return data.baseline if self.against == "baseline" else data.stable
 
     def _look(self, state: dict[str, np.ndarray], looked: np.ndarray) -> tuple[np.ndarray, ...]:
         n, m = np.maximum(state["n"], 1), np.maximum(state["m"], 1)
@@ -286,16 +286,11 @@ class Cusum(_Sequential):
         interval: str | float = "1m",
         initial_delay: str | float = 0.0,
     ) -> None:
-        super().__init__(interval, initial_delay, min_requests)
-        if against not in ("baseline", "stable"):
-            raise ValueError(f"against must be 'baseline' or 'stable', got {against!r}")
+        super().__init__(interval, initial_delay, min_requests, against)
         for name, value, high in (("k", k, 10.0), ("h", h, 1000.0)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 < value <= high:
                 raise ValueError(f"{name} must be a number above 0 and at most {high:g}, got {value!r}")
-        self.against, self.k, self.h = against, float(k), float(h)
-
-    def _reference(self, data: JudgeData):
-        return data.baseline if self.against == "baseline" else data.stable
+        self.k, self.h = float(k), float(h)
 
     def _tallies(self, replications: int) -> dict[str, np.ndarray]:
         if self._state is None:
