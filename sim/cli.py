@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import inspect
@@ -35,11 +36,13 @@ from sim.plugins import (
     load_strategy_class,
     presets,
 )
+from sim.power import power_curve
 from sim.render import (
     comparison_table,
     frontier_table,
     measures_table,
     outcome_table,
+    power_table,
     sweep_summary_table,
     timeline_table,
 )
@@ -448,6 +451,59 @@ def new_strategy_command(name: str, folder: str) -> None:
         write_atomically(path, text)
         click.echo(f"wrote {path}")
     click.echo(f"run it: rollout-sim compare {target / name}.toml")
+
+
+@cli.command("power")
+@scenario_argument
+@click.option("--weight", type=float, default=0.05, show_default=True, help="The canary's request share, in (0, 1].")
+@click.option("--harm", type=float, default=0.005, show_default=True, help="The defect's error probability, in (0, 1].")
+@click.option(
+    "--bake",
+    "bakes",
+    multiple=True,
+    metavar="DURATION",
+    help="Bake times to try (repeatable, at most 20, each at most 7d; default 5m, 10m, 30m, 1h, 2h).",
+)
+@click.option("--strategy", metavar="NAME", help="Whose judge (default: the scenario's first strategy's).")
+@click.option(
+    "--replications", "-n", type=click.IntRange(1, 100_000), default=400, show_default=True, help="Per bake time."
+)
+@seed_option
+@json_option
+@_friendly
+def power_command(
+    scenario: str | None,
+    weight: float,
+    harm: float,
+    bakes: tuple[str, ...],
+    strategy: str | None,
+    replications: int,
+    seed: int | None,
+    as_json: bool,
+) -> None:
+    """How long must the canary bake? Its judge's detection and false-rollback rates by bake time."""
+    seconds = [_duration_option("--bake", bake) for bake in bakes] or [300.0, 600.0, 1800.0, 3600.0, 7200.0]
+    loaded = as_scenario(scenario)
+    console = Console(stderr=True)
+    with _json_output(as_json) as out:
+        with _progress_bar(console) as bar:
+            task = bar.add_task("bake times", total=len(seconds))
+            judge, rows = power_curve(
+                loaded,
+                weight=weight,
+                harm=harm,
+                bakes=seconds,  # type: ignore[arg-type]
+                strategy=strategy,
+                replications=replications,
+                seed=seed,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+        if out is not None:
+            document = {"judge": judge, "weight": weight, "harm": harm, "rows": [dataclasses.asdict(r) for r in rows]}
+            json.dump(document, out, indent=2, allow_nan=False)
+            out.write("\n")
+            return
+        Console().print(power_table(judge, weight, harm, rows))
 
 
 @cli.command("tui")

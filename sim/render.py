@@ -184,3 +184,33 @@ def frontier_table(frontier: pd.DataFrame, group_axes: list[str]) -> Table:
         groups, setting, duration, harmed = values[: len(group_axes)], values[-3], values[-2], values[-1]
         shown.add_row(*(escape(str(g)) for g in groups), escape(setting), _duration(duration), _count(harmed))
     return shown
+
+
+def power_table(judge: str, weight: float, harm: float, rows: list) -> Table:
+    """Detection and false-rollback rates by bake time (simulated, 95% interval; closed form), with a bar."""
+    table = Table(
+        title=f"judge {escape(judge)}: canary at {_percent(weight)}, a defect erring on {_percent(harm)} of requests",
+        caption="simulated (95% interval); closed form where there is one (-: not this judge, or its windows overlap)",
+        box=box.SIMPLE_HEAD,
+    )
+    for column in ("bake", "detection", "closed", "false rollbacks", "closed", "detection"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for row in rows:
+        filled = round(10 * row.detection)
+        table.add_row(
+            format_duration(row.bake_s),
+            _rate_with_interval(row.detection, row.detection_ci),
+            "-" if row.detection_closed is None else _share(row.detection_closed),
+            _rate_with_interval(row.false_rollback, row.false_rollback_ci),
+            "-" if row.false_rollback_closed is None else _share(row.false_rollback_closed),
+            "█" * filled + "·" * (10 - filled),
+        )
+    return table
+
+
+def _share(rate: float) -> str:
+    return f"{100 * rate:.1f}%"
+
+
+def _rate_with_interval(rate: float, interval: tuple[float, float]) -> str:
+    return f"{_share(rate)} ({_share(interval[0])}-{_share(interval[1])})"
