@@ -104,6 +104,8 @@ class Bands:
         """
         keep = (thresholds > 0) & (thresholds < BUCKETS)
         rows, segments, thresholds = rows[keep], segments[keep], thresholds[keep]
+        if not len(rows) or (self.edges[rows, segments] == thresholds[:, None]).any(axis=1).all():
+            return  # every threshold is an edge already (the usual tick of a held step): nothing to split
         while len(rows):
             order = np.lexsort((thresholds, segments, rows))
             rows, segments, thresholds = rows[order], segments[order], thresholds[order]
