@@ -27,7 +27,7 @@ from scipy import stats
 
 from sim.experiments import compare
 from sim.plugins import load_judge_class, strategy_judges
-from sim.population import CELL_SECONDS, build_cohorts
+from sim.population import CELL_SECONDS, Cohorts, build_cohorts
 from sim.scenario import Scenario, ScenarioError, StrategySpec, scenario_from_dict
 
 MAX_BAKES = 20
@@ -144,7 +144,8 @@ def _closed_form(scenario: Scenario, judge: Any, weight: float, harm: float, bak
     times = [t for t in times if t <= bake + 1e-9]
     if built.count:
         times = times[: built.count]
-    requests = [weight * _expected(scenario, t - built.window, t) for t in times]
+    cohorts = build_cohorts(scenario)
+    requests = [weight * _expected(cohorts, t - built.window, t) for t in times]
     base = scenario.telemetry.baseline_error_rate
     return tuple(  # type: ignore[return-value]
         _tail(
@@ -155,9 +156,8 @@ def _closed_form(scenario: Scenario, judge: Any, weight: float, harm: float, bak
     )
 
 
-def _expected(scenario: Scenario, start: float, end: float) -> float:
+def _expected(cohorts: Cohorts, start: float, end: float) -> float:
     """Expected requests of the whole service in ``[start, end)`` (seconds from rollout start)."""
-    cohorts = build_cohorts(scenario)
     first, last = math.floor(max(start, 0.0) / CELL_SECONDS), math.ceil(end / CELL_SECONDS)
     per_cell = cohorts.cell_means(first, max(last - first, 1)).sum(axis=1)
     cells = (first + np.arange(len(per_cell))) * CELL_SECONDS

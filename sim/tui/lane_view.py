@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import math
 
 from rich.console import Group
@@ -24,14 +25,8 @@ def columns_for(width: int) -> int:
 
 def sample_at(samples: list[Sample], times: list[float], time: float) -> Sample | None:
     """The last sample at or before ``time``."""
-    lo, hi = 0, len(times)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if times[mid] <= time:
-            lo = mid + 1
-        else:
-            hi = mid
-    return samples[lo - 1] if lo else None
+    index = bisect.bisect_right(times, time)
+    return samples[index - 1] if index else None
 
 
 def bars(values: list[float | None], top: float) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from sim.durations import format_clock
 from sim.lane import Event
 from sim.scenario import Scenario
 from sim.simulation import Simulation
@@ -159,15 +158,6 @@ class Race:
                     phase=row["phase"],
                 )
             )
-
-    def describe(self, name: str) -> str:
-        """One line on a lane: its phase, and the markers so far."""
-        lane = self.lanes[name]
-        if lane.error:
-            return f"error: {lane.error}"
-        parts = [f"{m.kind} {format_clock(m.time)}" + (f" ({m.label})" if m.kind == "detected" else "")
-                 for m in lane.markers if m.kind != "alarm"]  # fmt: skip
-        return ", ".join(parts)
 
 
 def _rate(errors: int, requests: int) -> float:
