@@ -26,6 +26,7 @@ from sim.contract import (
 from sim.durations import format_duration, parse_duration
 from sim.experiments import compare, run
 from sim.lane import Event
+from sim.latency import histogram_quantile
 from sim.measures import OUTCOMES, RunMeasures
 from sim.plugins import (
     Duration,
@@ -75,6 +76,7 @@ __all__ = [
     "bundled_scenarios",
     "compare",
     "format_duration",
+    "histogram_quantile",
     "installed_judges",
     "installed_strategies",
     "load_judge_class",

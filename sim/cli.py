@@ -54,6 +54,7 @@ from sim.templates import starter_strategy
 BAD_INPUT = 2
 WATCHERS = {
     "service_alert": "service-wide error rate above a threshold for a while; watches every strategy",
+    "slo_burn": "SLO burn-rate alerts over a long and a short window (detection.slo_burn; caught_by slo_14.4x_1h)",
     "user_reports": "harmed users report after a delay; support escalates after k reports",
 }
 

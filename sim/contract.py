@@ -25,6 +25,7 @@ from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 import numpy as np
 
 from sim.durations import parse_duration, short_repr
+from sim.latency import histogram_quantile
 
 Unit = Literal["request", "user", "instance"]
 Mode = Literal["serve", "mirror", "preview"]
@@ -439,6 +440,17 @@ class Arm:
     requests: np.ndarray
     errors: np.ndarray
     slow: np.ndarray
+    # Latency histogram (R, len(bounds) + 1) per bucket, the last above every bound; None when the
+    # scenario keeps no histograms (telemetry.latency).
+    buckets: np.ndarray | None = None
+    bounds: tuple[float, ...] = ()
+
+    def latency_quantile(self, q: float) -> np.ndarray:
+        """The q-quantile of latency in seconds, as PromQL's ``histogram_quantile`` estimates it from the
+        buckets (NaN without requests). Raises ValueError when the scenario keeps no histograms."""
+        if self.buckets is None:
+            raise ValueError("latency quantiles need histograms: set telemetry.latency in the scenario")
+        return histogram_quantile(q, self.bounds, self.buckets)
 
     @property
     def error_rate(self) -> np.ndarray:

@@ -23,8 +23,9 @@ import numpy as np
 
 from sim.contract import EVERY_SEGMENT, Exposure
 from sim.exposure import CAPACITY, Bands
+from sim.latency import LatencyModel, split_buckets
 from sim.population import BUCKETS, Cohorts
-from sim.telemetry import BASELINE, ERRORS, NEW, REQUESTS, SLOW, STABLE
+from sim.telemetry import BASELINE, ERRORS, FIRST_BUCKET, NEW, REQUESTS, SLOW, STABLE, metrics
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Commons:
     segment_requests: np.ndarray  # (R, S) the same per segment
     errors: np.ndarray  # (R, S) baseline errors among each segment's requests (any version)
     slow: np.ndarray  # (R, S) baseline slow requests among them
+    latency: np.ndarray | None = None  # (R, S, B) their latency histogram, when the scenario keeps one
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,17 @@ class Harm:
     test_probability: float  # on test and mirrored traffic that belongs to no segment
     kind: str  # errors | latency | silent
     start: float  # earliest possible onset
+    carriers: np.ndarray | None = None  # (R,) 1.0 where the release carries the defect (None: every replication)
+
+    def per_request(self) -> np.ndarray:
+        """Harm probability per replication and cohort, (R, C), or (1, C) when every replication carries it."""
+        if self.carriers is None:
+            return self.probability[None, :]
+        return self.carriers[:, None] * self.probability[None, :]
+
+    def per_test_request(self) -> np.ndarray | float:
+        """Harm probability of test and mirrored traffic outside the segments, per replication (or one number)."""
+        return self.test_probability if self.carriers is None else self.carriers * self.test_probability
 
 
 @dataclass
@@ -68,9 +81,12 @@ class DataPlane:
         routing: np.random.Generator,
         harm: np.random.Generator,
         baseline_rates: tuple[float, float],
+        latency: LatencyModel | None = None,
     ) -> None:
-        """``baseline_rates``: error and slow rates of every version, for copies (the commons cover the rest)."""
+        """``baseline_rates``: error and slow rates of every version, for copies (the commons cover the rest);
+        ``latency``: the histogram buckets, if the scenario keeps them."""
         self._cohorts = cohorts
+        self.latency = latency
         self._routing, self._harm = routing, harm
         self._baseline_rates = baseline_rates
         self._segments = list(cohorts.segment_names)
@@ -92,7 +108,8 @@ class DataPlane:
         self._first_on = np.full(replications, np.nan)
         self._last_on = np.full(replications, np.nan)
         self.exposures = [Exposure.none()] * replications
-        self.counters = np.zeros((replications, segments + 1, 3, 3), dtype=np.int64)  # last row: test traffic
+        # Per replication, segment (the last row: test traffic), arm and metric (telemetry.metrics).
+        self.counters = np.zeros((replications, segments + 1, 3, metrics(latency)), dtype=np.int64)
         self.requests = np.zeros(replications, dtype=np.int64)  # so far
         self.requests_after_settling = np.zeros(replications, dtype=np.int64)  # the rest, drawn at once
         self.new_requests = np.zeros(replications, dtype=np.int64)
@@ -198,7 +215,7 @@ class DataPlane:
         new = self._route(requests, probability)  # (R, C, used)
         new_total = new[:, :, 0] if used == 1 else new.sum(axis=2)
         baseline, mirrored, preview = self._arm_requests(requests, new_total, probability, arms, preview_seconds)
-        harmed = None if harm is None else self._harm.binomial(new, harm.probability[None, :, None])
+        harmed = None if harm is None else self._harm.binomial(new, harm.per_request()[:, :, None])
         if harm is not None:
             self._find_onset(new, mirrored, preview, harm, first_on, last_on, commons)
         newly_harmed = self.bands.record(new, harmed, self._routing)
@@ -271,6 +288,8 @@ class DataPlane:
             reachable = reachable + mirrored[:, reachable_cohort].sum(axis=1)
         if harm.test_probability > 0 and preview is not None:
             reachable = reachable + preview
+        if harm.carriers is not None:  # a healthy release of the mix has no defect to reach
+            reachable = np.where(harm.carriers > 0, reachable, 0)
         first_time = np.isnan(self.onset) & (reachable > 0)
         if first_time.any():
             # The first of n arrival times, uniform over the part of the tick when the new version had traffic
@@ -289,7 +308,7 @@ class DataPlane:
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(self._cohorts.users > 0, harmed_users / np.maximum(self._cohorts.users, 1), 0.0)
         theirs = self._harm.binomial(requests[rows], np.clip(share, 0.0, 1.0))
-        extra = self._harm.binomial(theirs, harm.probability[None, :]).sum(axis=1)
+        extra = self._harm.binomial(theirs, np.broadcast_to(harm.per_request(), requests.shape)[rows]).sum(axis=1)
         self.harmed_requests[rows] += extra
         self.harmed_after_mitigation[rows] += extra
 
@@ -329,6 +348,26 @@ class DataPlane:
                 # A harmed request shows (as an error, or slow) whatever else happened to it.
                 on_new = self._harm.hypergeometric(new - harmed, harmed, on_new) + harmed
             counts[:, :, NEW, metric] += on_new
+        if commons.latency is not None:
+            self._count_latency(commons.latency, new, baseline, harmed if visible == SLOW else None)
+
+    def _count_latency(
+        self, drawn: np.ndarray, new: np.ndarray, baseline: np.ndarray | None, slowed: np.ndarray | None
+    ) -> None:
+        """Split the tick's latency histogram between the arms, as the errors are; harmed requests of a
+        latency defect take their latency from the slowed distribution instead."""
+        counts = self.counters[:, :-1, :, FIRST_BUCKET:]
+        on_new = split_buckets(self._harm, drawn, new)
+        rest = drawn - on_new
+        if baseline is not None:
+            on_baseline = split_buckets(self._harm, rest, baseline)
+            counts[:, :, BASELINE] += on_baseline
+            rest = rest - on_baseline
+        counts[:, :, STABLE] += rest
+        if slowed is not None and slowed.any():
+            healthy_latency = on_new - split_buckets(self._harm, on_new, slowed)
+            on_new = healthy_latency + self._harm.multinomial(slowed, self.latency.slowed)
+        counts[:, :, NEW] += on_new
 
     def _split_errors(self, new: np.ndarray, others: np.ndarray, drawn: np.ndarray) -> np.ndarray:
         """Which of ``drawn`` requests that erred anyway were among the ``new`` ones: hypergeometric."""
@@ -342,7 +381,7 @@ class DataPlane:
         """Mirrored and test requests reach only the new version's telemetry (copies serve nobody)."""
         visible = harm.kind if harm is not None else "silent"
         if mirrored is not None:
-            hits = self._harm.binomial(mirrored, harm.probability[None, :]) if harm is not None else mirrored * 0
+            hits = self._harm.binomial(mirrored, harm.per_request()) if harm is not None else mirrored * 0
             starts = self._cohorts.segment_starts
             self._count_copy(
                 self.counters[:, :-1],
@@ -351,11 +390,15 @@ class DataPlane:
                 visible,
             )
         if preview is not None:
-            hits = self._harm.binomial(preview, harm.test_probability) if harm is not None else preview * 0
+            hits = self._harm.binomial(preview, harm.per_test_request()) if harm is not None else preview * 0
             self._count_copy(self.counters[:, -1], preview, hits, visible)
 
     def _count_copy(self, counters: np.ndarray, count: np.ndarray, hits: np.ndarray, visible: str) -> None:
         counters[..., NEW, REQUESTS] += count
+        if self.latency is not None:
+            slowed = hits if visible == "latency" else np.zeros_like(hits)
+            counters[..., NEW, FIRST_BUCKET:] += self._harm.multinomial(count - slowed, self.latency.healthy)
+            counters[..., NEW, FIRST_BUCKET:] += self._harm.multinomial(slowed, self.latency.slowed)
         for metric, rate, kind in (
             (ERRORS, self._baseline_rates[0], "errors"),
             (SLOW, self._baseline_rates[1], "latency"),

@@ -18,9 +18,11 @@ from sim.scenario import Scenario
 class DefectModel:
     """Per-tick harm of the scenario's defect (None: a healthy release, or not yet active)."""
 
-    def __init__(self, scenario: Scenario, cohorts: Cohorts) -> None:
+    def __init__(self, scenario: Scenario, cohorts: Cohorts, carriers: np.ndarray | None = None) -> None:
+        """``carriers``: per replication, whether its release carries the defect (None: all do)."""
         self.config = scenario.release.defect
         self._cohorts = cohorts
+        self._carriers = None if carriers is None or carriers.all() else carriers.astype(float)
         if self.config is None:
             return
         scope = np.ones(cohorts.size, dtype=bool)
@@ -57,4 +59,5 @@ class DefectModel:
             test_probability=self.config.harm * factor if self._everyone else 0.0,
             kind=self.config.kind,
             start=self.config.onset,
+            carriers=self._carriers,
         )

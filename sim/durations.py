@@ -69,3 +69,16 @@ def format_clock(seconds: float) -> str:
     """``h:mm:ss`` (for timelines, where rows must not round to the same label)."""
     whole = round(seconds)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def compact_duration(seconds: float) -> str:
+    """The exact duration in the form people write it: ``"1h"``, ``"6h"``, ``"1h30m"``, ``"90.5s"``."""
+    whole = int(seconds)
+    if whole != seconds or whole == 0:
+        return f"{seconds:g}s"
+    parts = []
+    for unit in ("d", "h", "m", "s"):
+        count, whole = divmod(whole, int(_UNITS[unit]))
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)

@@ -112,6 +112,9 @@ def receive(env: simpy.Environment, lane: Lane, snapshot: np.ndarray, missing: n
     fired = lane.alert.evaluate(lane.log, env.now) & lane.can_alarm("service_alert")
     for r in np.flatnonzero(fired).tolist():
         alarm(env, lane, r, "service_alert", "on_call", lane.scenario.detection.service_alert.response)
+    for alert, burning in lane.burn.evaluate(lane.log):
+        for r in np.flatnonzero(burning & lane.can_alarm(alert.name)).tolist():
+            alarm(env, lane, r, alert.name, "on_call", alert.response)
     for r in np.flatnonzero(woken).tolist():
         for name in lane.board.changed.get(r, ()):
             lane.record(r, "verdict", f"{name}: {lane.board.view(r, name).verdict}")

@@ -17,8 +17,9 @@ import numpy as np
 from sim.contract import VERDICTS, Arm, Judge, JudgeData, JudgeView, Verdicts
 from sim.durations import parse_duration, short_repr
 from sim.guard import PluginError, guarded
+from sim.latency import LatencyModel
 from sim.scenario import MAX_WINDOW
-from sim.telemetry import BASELINE, ERRORS, NEW, REQUESTS, SLOW, STABLE, TelemetryLog, scrapes_in
+from sim.telemetry import BASELINE, ERRORS, FIRST_BUCKET, NEW, REQUESTS, SLOW, STABLE, TelemetryLog, scrapes_in
 
 _FIELDS = ("verdict", "statistic", "last", "measurements", "failures", "inconclusive")
 
@@ -111,7 +112,9 @@ class JudgeBoard:
         replications: int,
         scrape_interval: float,
         strategy: str,
+        latency: LatencyModel | None = None,
     ) -> None:
+        self._bounds = latency.bounds if latency is not None else None
         self.entries = {
             name: _Entry(name, make(), replications, scrape_interval, f"strategy {strategy!r}: judge {name!r}")
             for name, make in factories.items()
@@ -170,9 +173,9 @@ class JudgeBoard:
                 due=due.copy(),
                 restarted=entry.restarted.copy(),
                 missing=log.missing.copy(),
-                new=_arm(counts, NEW),
-                stable=_arm(counts, STABLE),
-                baseline=_arm(counts, BASELINE),
+                new=_arm(counts, NEW, self._bounds),
+                stable=_arm(counts, STABLE, self._bounds),
+                baseline=_arm(counts, BASELINE, self._bounds),
             )
             verdicts = self._call(entry, data)
             before = entry.state["verdict"].copy()
@@ -204,5 +207,8 @@ class JudgeBoard:
         return verdicts
 
 
-def _arm(counts: np.ndarray, arm: int) -> Arm:
-    return Arm(requests=counts[:, arm, REQUESTS], errors=counts[:, arm, ERRORS], slow=counts[:, arm, SLOW])
+def _arm(counts: np.ndarray, arm: int, bounds: tuple[float, ...] | None) -> Arm:
+    row = counts[:, arm]
+    if bounds is None:
+        return Arm(requests=row[:, REQUESTS], errors=row[:, ERRORS], slow=row[:, SLOW])
+    return Arm(row[:, REQUESTS], row[:, ERRORS], row[:, SLOW], row[:, FIRST_BUCKET:], bounds)

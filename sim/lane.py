@@ -40,11 +40,12 @@ from sim.dataplane import Commons, DataPlane, Harm, Span
 from sim.durations import short_repr
 from sim.guard import PluginError, guarded
 from sim.judging import JudgeBoard
+from sim.latency import LatencyModel
 from sim.people import People
 from sim.population import Cohorts
 from sim.scenario import Scenario
 from sim.telemetry import ARMS, TelemetryLog, scrapes_in, stats
-from sim.watchers import ReportQueue, ServiceAlertRule
+from sim.watchers import BurnRateAlerts, ReportQueue, ServiceAlertRule
 
 PHASES = ("deciding", "paused", "done", "rolling_back", "mitigated")
 DECIDING, PAUSED, DONE, ROLLING_BACK, MITIGATED = range(5)
@@ -101,12 +102,16 @@ class Lane:
             streams["routing"],
             streams["harm"],
             (telemetry.baseline_error_rate, telemetry.baseline_slow_rate),
+            LatencyModel.of(scenario),
         )
         defect = scenario.release.defect
         self.plane.persistent = bool(defect and defect.persistent)
-        self.board = JudgeBoard(judges, replications, telemetry.scrape_interval, name)
+        # Whose release carries the defect (the simulation sets it for a mix of releases).
+        self.defective = np.full(replications, defect is not None)
+        self.board = JudgeBoard(judges, replications, telemetry.scrape_interval, name, self.plane.latency)
         detection = scenario.detection
         self.alert = ServiceAlertRule(detection.service_alert, telemetry.scrape_interval, replications)
+        self.burn = BurnRateAlerts(detection.slo_burn, telemetry.scrape_interval)
         self.reports = ReportQueue(detection.user_reports, replications)
         self._reports_rng = streams["reports"]
         self._escalations: dict[int, float | None] = {}  # replication -> escalation not yet scheduled
@@ -310,11 +315,19 @@ def _plain_continue(decision: Decision, checked: Exposure | None) -> bool:
     )
 
 
+def longest_watcher_window(scenario: Scenario) -> float:
+    """The longest window a watcher reads (the service alert's, or an enabled SLO alert's long one)."""
+    detection = scenario.detection
+    burn = detection.slo_burn
+    longest_burn = max((alert.long for alert in burn.alerts), default=0.0) if burn.enabled else 0.0
+    return max(detection.service_alert.window, longest_burn)
+
+
 def keep_scrapes(scenario: Scenario, longest_judge_window: float) -> int:
     """Scrapes the telemetry log keeps: the longest window of a watcher or judge (strategies asking
     ``obs.telemetry`` for a longer window get what is kept), and at least an hour."""
     detection = scenario.detection
-    longest = max(detection.service_alert.window, longest_judge_window, 3600.0)
+    longest = max(detection.service_alert.window, longest_judge_window, 3600.0, longest_watcher_window(scenario))
     return scrapes_in(longest, scenario.telemetry.scrape_interval)
 
 

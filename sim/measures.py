@@ -54,6 +54,7 @@ class RunMeasures:
     new_requests: int
     requests: int
     end_s: float
+    defective: bool  # this run's release carries the defect (False for the healthy share of a mix)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)  # dataclasses.asdict deep-copies; these fields are all scalars
@@ -79,7 +80,7 @@ def measure(lane: Lane, r: int, now: float) -> RunMeasures:
     alarm = _value(lane.alarm_at[r])
     rollback, mitigation = _value(lane.rollback_at[r]), _value(lane.mitigation_at[r])
     caught = alarm is not None and onset is not None and alarm >= onset
-    healthy = lane.scenario.healthy
+    healthy = not lane.defective[r]
     full = _value(lane.full_at[r])
     harmed, exposed = int(plane.bands.harmed_users[r]), int(plane.bands.exposed_users[r])
     return RunMeasures(
@@ -104,6 +105,7 @@ def measure(lane: Lane, r: int, now: float) -> RunMeasures:
         new_requests=int(plane.new_requests[r]),
         requests=int(plane.requests[r] + plane.requests_after_settling[r]),
         end_s=now,
+        defective=bool(lane.defective[r]),
     )
 
 
@@ -115,11 +117,11 @@ def measure_columns(lane: Lane, now: float) -> dict[str, list[Any]]:
     with np.errstate(invalid="ignore"):
         caught = rolled & ~np.isnan(onset) & (alarm >= onset)
     done = ~np.isnan(lane.done_at)
-    healthy = lane.scenario.healthy
+    defective = lane.defective
     outcome = np.where(
         rolled,
-        np.where(caught & (not healthy), "rolled_back", "false_rollback"),
-        "escaped" if not healthy else np.where(done, "completed", "stalled"),
+        np.where(caught & defective, "rolled_back", "false_rollback"),
+        np.where(defective, "escaped", np.where(done, "completed", "stalled")),
     )
     with np.errstate(invalid="ignore"):
         late = caught & (lane.full_at <= lane.rollback_at)
@@ -148,6 +150,7 @@ def measure_columns(lane: Lane, now: float) -> dict[str, list[Any]]:
         "new_requests": plane.new_requests.tolist(),
         "requests": (plane.requests + plane.requests_after_settling).tolist(),
         "end_s": [now] * lane.replications,
+        "defective": lane.defective.tolist(),
     }
     return columns
 

@@ -78,15 +78,27 @@ def outcome_table(comparison: Comparison) -> Table:
     for name in comparison.summaries:
         table.add_column(escape(name), justify="right")
     summaries = comparison.summaries.values()
-    rates = ["-" if s.detection_rate is None else f"{100 * s.detection_rate:.1f}%" for s in summaries]
-    table.add_row("detection rate", *rates, end_section=True)
+    table.add_row("detection rate", *(_percent(s.detection_rate) for s in summaries))
+    table.add_row("false-rollback rate", *(_percent(s.false_rollback_rate) for s in summaries), end_section=True)
     for outcome in OUTCOMES:
-        table.add_row(outcome, *(str(s.outcomes[outcome]) for s in summaries))
+        table.add_row(outcome, *(_count_share(s.outcomes[outcome], s.replications) for s in summaries))
     table.add_row("  caught late", *(str(s.caught_late) for s in summaries), end_section=True)
     detectors = sorted({name for s in summaries for name in s.caught_by})
     for detector in detectors:
-        table.add_row(f"caught by {escape(detector)}", *(str(s.caught_by.get(detector, 0)) for s in summaries))
+        counts = (_count_share(s.caught_by.get(detector, 0), s.detected) for s in summaries)
+        table.add_row(f"caught by {escape(detector)}", *counts)
     return table
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _count_share(count: int, total: int) -> str:
+    """A count with its share of ``total`` (outcomes of all runs; detectors of the detected runs)."""
+    return f"{count} ({100 * count / total:.0f}%)" if total else str(count)
+
+
 
 
 def _compact(value: int) -> str:

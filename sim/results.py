@@ -139,6 +139,13 @@ class StrategySummary:
         return {outcome: count / self.replications for outcome, count in self.outcomes.items()}
 
     @property
+    def false_rollback_rate(self) -> float | None:
+        """Share of the runs with nothing to catch (the defect never reached anyone before the rollback,
+        or the release was healthy) that were rolled back anyway; None if there were none."""
+        quiet = sum(self.outcomes[name] for name in ("false_rollback", "completed", "stalled"))
+        return self.outcomes["false_rollback"] / quiet if quiet else None
+
+    @property
     def caught_by_shares(self) -> dict[str, float]:
         """Each detector's share of the detected runs."""
         return {name: count / self.detected for name, count in self.caught_by.items()} if self.detected else {}
@@ -162,6 +169,7 @@ class StrategySummary:
         document: dict[str, Any] = {metric: summary.as_dict() for metric, summary in self.metrics.items()}
         document["replications"] = self.replications
         document["detection_rate"] = self.detection_rate
+        document["false_rollback_rate"] = self.false_rollback_rate
         document["outcomes"] = dict(self.outcomes)
         document["outcome_shares"] = self.outcome_shares
         document["caught_by"] = dict(self.caught_by)

@@ -7,6 +7,7 @@ one) and has a default where one makes sense; durations accept ``"90s"``,
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import tomllib
@@ -26,7 +27,7 @@ from pydantic import (
     model_validator,
 )
 
-from sim.durations import parse_duration, short_repr
+from sim.durations import compact_duration, parse_duration, short_repr
 
 Duration = Annotated[
     float,
@@ -196,10 +197,21 @@ class Defect(_Model):
     persistent: bool = Field(
         False, description="harm outlives the rollback: harmed users keep being harmed until the horizon"
     )
+    slowdown: float = Field(
+        5.0,
+        ge=1.0,
+        le=1000.0,
+        description="latency defects: a harmed request takes this many times as long (telemetry.latency histograms)",
+    )
 
 
 class Release(_Model):
     defect: Defect | None = Field(None, description="the defect the new version carries; absent = healthy")
+    defective_share: Probability = Field(
+        1.0,
+        description="share of releases (replications) that carry the defect; the rest are healthy (mixes both in "
+        "one run)",
+    )
 
 
 class Gap(_Model):
@@ -244,6 +256,29 @@ class People(_Model):
     )
 
 
+PROMETHEUS_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Latency(_Model):
+    """Request latency per version as a lognormal, counted in Prometheus-style histogram buckets."""
+
+    median: float = Field(0.1, gt=0.0, le=3600.0, description="median latency of a request, seconds")
+    sigma: float = Field(0.5, gt=0.0, le=5.0, description="lognormal shape (0.5: p99 about 3.2 x the median)")
+    buckets: list[Annotated[float, Field(gt=0.0, le=86400.0)]] = Field(
+        default_factory=lambda: list(PROMETHEUS_BUCKETS),
+        min_length=1,
+        max_length=30,
+        description="histogram upper bounds in seconds, increasing (+Inf is added); Prometheus' defaults",
+    )
+
+    @field_validator("buckets")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        if any(b <= a for a, b in itertools.pairwise(value)):
+            raise ValueError("bucket bounds must increase")
+        return value
+
+
 class Telemetry(_Model):
     baseline_error_rate: Probability = Field(0.001, description="errors on both versions, per request")
     baseline_slow_rate: Probability = Field(
@@ -253,6 +288,9 @@ class Telemetry(_Model):
     scrape_lag: Duration = Field(0.0, le=DAY, description="delay before a scrape is visible to detectors")
     missing_scrapes: Probability = Field(0.0, description="chance that a scrape is missing (no data)")
     gaps: list[Gap] = Field(default_factory=list, max_length=MAX_LIST, description="times when every scrape is missing")
+    latency: Latency | None = Field(
+        None, description="latency histograms per version (absent: only the slow-request counter)"
+    )
 
 
 class Analysis(_Model):
@@ -295,9 +333,64 @@ class UserReports(_Model):
     )
 
 
+class BurnAlert(_Model):
+    """One multi-window burn-rate alert: fires when the bad-event ratio over both windows reaches
+    ``burn_rate`` x (1 - objective)."""
+
+    burn_rate: float = Field(gt=0.0, le=1_000_000.0, description="how many times faster than the budget allows")
+    long: Duration = Field(gt=0.0, le=MAX_WINDOW, description="the long window (how much budget is gone)")
+    short: Duration = Field(gt=0.0, le=MAX_WINDOW, description="the short window (is it still burning)")
+    response: Response = Field(
+        default_factory=lambda: ResponseTime(mean=300.0),
+        description="time from the alert to the start of a rollback (the on-call person)",
+    )
+
+    @model_validator(mode="after")
+    def _short_within_long(self) -> BurnAlert:
+        if self.short > self.long:
+            raise ValueError(f"short window ({self.short:g} s) must not be longer than the long one ({self.long:g} s)")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The watcher's name in results (``caught_by``): ``slo_14.4x_1h``."""
+        return f"slo_{self.burn_rate:g}x_{compact_duration(self.long)}"
+
+
+def _workbook_alerts() -> list[BurnAlert]:
+    """The Google SRE Workbook's two paging alerts: 2% of a 30-day budget in 1 h, 5% in 6 h."""
+    return [
+        BurnAlert(burn_rate=14.4, long=3600.0, short=300.0),
+        BurnAlert(burn_rate=6.0, long=21600.0, short=1800.0, response=ResponseTime(mean=1800.0)),
+    ]
+
+
+class SloBurn(_Model):
+    """Service-level objective burn-rate alerts (multiwindow, multi-burn-rate), watching every strategy."""
+
+    enabled: bool = Field(False, description="watches every strategy, big-bang included")
+    objective: float = Field(
+        0.999, gt=0.0, lt=1.0, description="share of good requests the service promises, e.g. 0.999"
+    )
+    indicator: Literal["errors", "slow"] = Field(
+        "errors", description="what a bad request is: an error, or a request slower than the latency objective"
+    )
+    alerts: list[BurnAlert] = Field(
+        default_factory=_workbook_alerts, min_length=1, max_length=10, description="the burn-rate alerts"
+    )
+
+    @model_validator(mode="after")
+    def _names_unique(self) -> SloBurn:
+        names = [alert.name for alert in self.alerts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"two alerts share a burn rate and long window: {names}")
+        return self
+
+
 class Detection(_Model):
     analysis: Analysis = Field(default_factory=Analysis)
     service_alert: ServiceAlert = Field(default_factory=ServiceAlert)
+    slo_burn: SloBurn = Field(default_factory=SloBurn)
     user_reports: UserReports = Field(default_factory=UserReports)
 
 
@@ -386,6 +479,14 @@ class Scenario(_Model):
         segments = [segment.name for segment in self.population.segments]
         if defect is not None and defect.segment is not None and defect.segment not in segments:
             raise ValueError(f"release.defect.segment {defect.segment!r} is not one of {segments}")
+        interval = self.telemetry.scrape_interval
+        if self.detection.slo_burn.enabled:
+            for i, alert in enumerate(self.detection.slo_burn.alerts):
+                if alert.short < interval - 1e-9:
+                    raise ValueError(
+                        f"detection.slo_burn.alerts[{i}].short ({alert.short:g} s) is shorter than "
+                        f"telemetry.scrape_interval ({interval:g} s)"
+                    )
         names = [spec.name for spec in self.strategies]
         if len(set(names)) != len(names):
             raise ValueError(f"strategy names must be unique, got {names}")

@@ -29,7 +29,8 @@ import simpy
 from sim.contract import Exposure
 from sim.defects import DefectModel
 from sim.engine import RESOLUTION, Priority, at, receive, start_strategies, ticker
-from sim.lane import PHASES, Event, Lane, describe
+from sim.lane import PHASES, Event, Lane, describe, longest_watcher_window
+from sim.latency import LatencyModel
 from sim.measures import RunMeasures, measure, measure_columns
 from sim.people import People
 from sim.plugins import PluginError, judge_factories, strategy_factory
@@ -46,13 +47,23 @@ BLOCK_SIZE = 64
 depend only on the scenario, the seed and k: never on batch sizes or workers."""
 
 _FACTORIES: dict[tuple[int, int], tuple[Scenario, StrategySpec, tuple]] = {}
-_SHARED = ("cells", "splits", "errors", "history", "telemetry")
+_SHARED = ("cells", "splits", "errors", "history", "telemetry", "release")
 _PER_LANE = ("routing", "harm", "reports")
 
 
 def block_seed(seed: int, block: int) -> np.random.SeedSequence:
     """The seed of block ``block``: ``SeedSequence(seed).spawn(n)[block]`` for any n > block."""
     return np.random.SeedSequence(seed, spawn_key=(block,))
+
+
+def _carriers(scenario: Scenario, replications: int, rng: np.random.Generator) -> np.ndarray:
+    """Which replications' releases carry the defect (a mix when ``release.defective_share`` < 1)."""
+    release = scenario.release
+    if release.defect is None:
+        return np.zeros(replications, dtype=bool)
+    if release.defective_share >= 1.0:
+        return np.ones(replications, dtype=bool)
+    return rng.random(replications) < release.defective_share
 
 
 def _streams(seed: np.random.SeedSequence, names: Sequence[str], offset: int) -> dict[str, np.random.Generator]:
@@ -115,7 +126,9 @@ class Simulation:
         self.cohorts = cohorts
         telemetry = scenario.telemetry
         rates = (telemetry.baseline_error_rate, telemetry.baseline_slow_rate)
-        self.defect = DefectModel(scenario, cohorts)
+        self.defective = _carriers(scenario, replications, shared["release"])
+        self.defect = DefectModel(scenario, cohorts, self.defective)
+        self.latency = LatencyModel.of(scenario)
         spikes = [edge for spike in scenario.traffic.spikes for edge in (spike.at, spike.at + spike.duration)]
         self.clock = Clock(
             cohorts,
@@ -125,6 +138,7 @@ class Simulation:
             [*spikes, *self.defect.edges],
             rates,
             shared,
+            self.latency,
         )
         self._telemetry_rng = shared["telemetry"]
         by_name = {spec.name: spec for spec in scenario.strategies}
@@ -133,7 +147,13 @@ class Simulation:
         ]
         built = {spec.name: self._build(spec) for spec in specs}
         past = history(
-            cohorts, replications, _history_scrapes(scenario), telemetry.scrape_interval, rates, shared["history"]
+            cohorts,
+            replications,
+            _history_scrapes(scenario),
+            telemetry.scrape_interval,
+            rates,
+            shared["history"],
+            self.latency,
         )
         self.lanes: list[Lane] = []
         for spec in specs:
@@ -150,6 +170,7 @@ class Simulation:
             except PluginError as error:  # a constructor or judge that fails on a later build
                 self.errors[spec.name] = str(error)
                 continue
+            lane.defective = self.defective
             self.lanes.append(lane)
         self.env.process(ticker(self.env, self))
         for lane in self.lanes:
@@ -299,12 +320,12 @@ def _served_shares(exposure: Exposure, segments: list[str]) -> dict[str, float]:
 
 
 def _history_scrapes(scenario: Scenario) -> int:
-    """Scrapes of stable history before t = 0: the longer of the service alert's and the analysis's windows.
+    """Scrapes of stable history before t = 0: the longest window of a watcher or of the default analysis.
 
     It depends on the scenario alone, so a strategy's numbers never depend on
     which other strategies run beside it; a judge with a longer window sees
     only this much history.
     """
     detection = scenario.detection
-    longest = max(detection.service_alert.window, detection.analysis.window)
+    longest = max(longest_watcher_window(scenario), detection.analysis.window)
     return scrapes_in(longest, scenario.telemetry.scrape_interval)

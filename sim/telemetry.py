@@ -16,11 +16,13 @@ from collections import deque
 import numpy as np
 
 from sim.contract import VersionStats
+from sim.latency import LatencyModel
 from sim.population import CELL_SECONDS, Cohorts
 
 STABLE, NEW, BASELINE = 0, 1, 2
 ARMS = {"stable": STABLE, "new": NEW, "baseline": BASELINE}
 REQUESTS, ERRORS, SLOW = 0, 1, 2
+FIRST_BUCKET = 3  # latency histogram buckets, when the scenario keeps them, follow the three counters
 
 
 def scrapes_in(window: float, scrape_interval: float) -> int:
@@ -35,11 +37,12 @@ def history(
     interval: float,
     rates: tuple[float, float],
     rng: np.random.Generator,
+    latency: LatencyModel | None = None,
 ) -> np.ndarray:
     """Cumulative snapshots of the stable version at scrapes ``-scrapes * interval .. 0``.
 
-    Shape (scrapes + 1, R, segments + 1, 3, 3); the first is all zeros. Each
-    interval's mean is the daily curve at its middle (history needs no more).
+    Shape (scrapes + 1, R, segments + 1, 3, metrics); the first is all zeros.
+    Each interval's mean is the daily curve at its middle (history needs no more).
     """
     middles = -(np.arange(scrapes, 0, -1) - 0.5) * interval
     cells = np.floor(middles / CELL_SECONDS).astype(np.int64)
@@ -49,14 +52,21 @@ def history(
     segments = len(cohorts.segment_names)
     per_segment = np.add.reduceat(means, cohorts.segment_starts, axis=1) if scrapes else np.zeros((0, segments))
     requests = rng.poisson(np.broadcast_to(per_segment[:, None, :], (scrapes, replications, segments)))
-    counts = np.zeros((scrapes + 1, replications, segments + 1, 3, 3), dtype=np.int64)
+    counts = np.zeros((scrapes + 1, replications, segments + 1, 3, metrics(latency)), dtype=np.int64)
     for metric, drawn in (
         (REQUESTS, requests),
         (ERRORS, rng.binomial(requests, rates[0])),
         (SLOW, rng.binomial(requests, rates[1])),
     ):
         counts[1:, :, :-1, STABLE, metric] = np.cumsum(drawn, axis=0)
+    if latency is not None:
+        counts[1:, :, :-1, STABLE, FIRST_BUCKET:] = np.cumsum(rng.multinomial(requests, latency.healthy), axis=0)
     return counts
+
+
+def metrics(latency: LatencyModel | None) -> int:
+    """Counters per arm: requests, errors, slow requests, and the latency buckets if kept."""
+    return FIRST_BUCKET + (latency.buckets if latency is not None else 0)
 
 
 class TelemetryLog:

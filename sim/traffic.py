@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from sim.dataplane import Commons
+from sim.latency import LatencyModel
 from sim.population import CELL_SECONDS, Cohorts
 
 _CELLS_PER_DRAW = 60  # cells drawn per numpy call at most: one simulated hour
@@ -99,11 +100,13 @@ class Clock:
         edges: list[float],
         rates: tuple[float, float],
         streams: dict[str, np.random.Generator],
+        latency: LatencyModel | None = None,
     ) -> None:
         self._traffic = TrafficClock(cohorts, replications, streams["cells"], streams["splits"])
         self._cohorts, self._horizon = cohorts, horizon
         self._errors = streams["errors"]
         self._rates = rates
+        self._latency = latency
         self.times, self._scrape = _tick_times(horizon, scrape_interval, tuple(edges))
         self._start = 0.0
 
@@ -128,6 +131,7 @@ class Clock:
         per_segment = np.add.reduceat(requests, self._cohorts.segment_starts, axis=1)
         errors = self._errors.binomial(per_segment, self._rates[0])
         slow = self._errors.binomial(per_segment, self._rates[1])
-        commons = Commons(self._start, end, requests, per_segment, errors, slow)
+        latency = None if self._latency is None else self._errors.multinomial(per_segment, self._latency.healthy)
+        commons = Commons(self._start, end, requests, per_segment, errors, slow, latency)
         self._start = end
         return commons

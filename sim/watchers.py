@@ -12,8 +12,8 @@ import math
 
 import numpy as np
 
-from sim.scenario import ServiceAlert, UserReports
-from sim.telemetry import ERRORS, REQUESTS, TelemetryLog, scrapes_in
+from sim.scenario import BurnAlert, ServiceAlert, SloBurn, UserReports
+from sim.telemetry import ERRORS, REQUESTS, SLOW, TelemetryLog, scrapes_in
 
 
 class ServiceAlertRule:
@@ -34,6 +34,44 @@ class ServiceAlertRule:
         self._pending_since[~breached] = np.nan
         self._pending_since[breached & np.isnan(self._pending_since)] = now
         return breached & (now - self._pending_since >= self.config.for_)
+
+
+class BurnRateAlerts:
+    """Multiwindow, multi-burn-rate SLO alerts (Google SRE Workbook, chapter 5).
+
+    An alert fires at a scrape when the service's bad-request ratio (errors,
+    or slow requests) over both its long and its short window reaches
+    ``burn_rate x (1 - objective)``: the error budget is burning that many
+    times faster than it may, and still is. No ``for`` clause, as in the
+    workbook. Windows read the telemetry log, stable history before t = 0
+    included.
+    """
+
+    def __init__(self, config: SloBurn, scrape_interval: float) -> None:
+        self.config = config
+        self._bad = ERRORS if config.indicator == "errors" else SLOW
+        self._alerts = [
+            (alert, scrapes_in(alert.long, scrape_interval), scrapes_in(alert.short, scrape_interval))
+            for alert in (config.alerts if config.enabled else [])
+        ]
+
+    @property
+    def alerts(self) -> list[BurnAlert]:
+        return [alert for alert, _, _ in self._alerts]
+
+    def evaluate(self, log: TelemetryLog) -> list[tuple[BurnAlert, np.ndarray]]:
+        """Each alert and, per replication, whether it fires at this scrape."""
+        fired = []
+        for alert, long, short in self._alerts:
+            limit = alert.burn_rate * (1.0 - self.config.objective)
+            fired.append((alert, self._reaches(log, long, limit) & self._reaches(log, short, limit)))
+        return fired
+
+    def _reaches(self, log: TelemetryLog, scrapes: int, limit: float) -> np.ndarray:
+        total = log.window(scrapes)[:, :-1].sum(axis=(1, 2))  # users' segments, every version
+        requests = total[:, REQUESTS]
+        # bad / requests >= limit, without dividing (exact for integer counts).
+        return (requests > 0) & (total[:, self._bad] >= limit * requests)
 
 
 class ReportQueue:

@@ -129,33 +129,67 @@ class _Tally:
 
 
 class Threshold(_Tally):
-    """The new version's error rate (or slow share) against a fixed limit, per measurement.
+    """The new version's error rate, success rate, slow share or a latency quantile against fixed limits.
 
-    A measurement fails when the error rate exceeds ``max_error_rate`` or the
-    slow share exceeds ``max_slow_rate`` (each optional); fewer than
-    ``min_requests`` new-version requests in the window is no data. The
-    statistic is the error rate.
+    A measurement fails when the error rate exceeds ``max_error_rate``, the
+    success rate (1 - error rate) falls below ``min_success_rate``, the slow
+    share exceeds ``max_slow_rate``, or the ``quantile`` of latency (read
+    from the histogram buckets as PromQL's ``histogram_quantile`` does; the
+    scenario must keep them, ``telemetry.latency``) exceeds ``max_latency``
+    seconds; each is optional (``max_error_rate = false`` turns the default
+    error-rate limit off). Fewer than ``min_requests`` new-version
+    requests in the window is no data. The statistic is the error rate, or
+    the latency quantile when only latency is judged.
     """
 
     def __init__(
-        self, max_error_rate: float | None = 0.01, max_slow_rate: float | None = None, **tally: object
+        self,
+        max_error_rate: float | bool | None = 0.01,
+        max_slow_rate: float | None = None,
+        min_success_rate: float | None = None,
+        max_latency: float | None = None,
+        quantile: float = 0.99,
+        **tally: object,
     ) -> None:
         super().__init__(**tally)  # type: ignore[arg-type]
-        for name, value in (("max_error_rate", max_error_rate), ("max_slow_rate", max_slow_rate)):
-            if value is not None and not (isinstance(value, (int, float)) and 0.0 <= value <= 1.0):
+        if max_error_rate is False:  # TOML has no null: false leaves the error rate unjudged
+            max_error_rate = None
+        for name, value in (
+            ("max_error_rate", max_error_rate),
+            ("max_slow_rate", max_slow_rate),
+            ("min_success_rate", min_success_rate),
+        ):
+            if value is not None and not _number_in(value, 0.0, 1.0):
                 raise ValueError(f"{name} must be a rate between 0 and 1, got {value!r}")
+        if max_latency is not None and not (_number_in(max_latency, 0.0, 86400.0) and max_latency > 0):
+            raise ValueError(f"max_latency must be seconds in (0, 86400], got {max_latency!r}")
+        if not (_number_in(quantile, 0.0, 1.0) and 0.0 < quantile < 1.0):
+            raise ValueError(f"quantile must be strictly between 0 and 1, got {quantile!r}")
         self.max_error_rate, self.max_slow_rate = max_error_rate, max_slow_rate
+        self.min_success_rate, self.max_latency, self.quantile = min_success_rate, max_latency, float(quantile)
 
     def check(self, data: JudgeData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         new = data.new
         no_data = (new.requests <= 0) | (new.requests < self.min_requests)
         fails = np.zeros(len(data.due), dtype=bool)
+        statistic = new.error_rate
         with np.errstate(invalid="ignore"):
             if self.max_error_rate is not None:
-                fails |= new.error_rate > self.max_error_rate
+                fails |= statistic > self.max_error_rate
+            if self.min_success_rate is not None:
+                fails |= 1.0 - statistic < self.min_success_rate
             if self.max_slow_rate is not None:
                 fails |= new.slow_rate > self.max_slow_rate
-        return fails, no_data, new.error_rate
+            if self.max_latency is not None:
+                latency = new.latency_quantile(self.quantile)
+                fails |= latency > self.max_latency
+                if self.max_error_rate is None and self.min_success_rate is None:
+                    statistic = latency
+        return fails, no_data, statistic
+
+
+def _number_in(value: object, low: float, high: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and low <= value <= high
 
 
 class BaselineRatio(_Tally):
