@@ -71,15 +71,21 @@ def comparison_table(comparison: Comparison) -> Table:
     return table
 
 
+WIDE = 4  # more strategies than this: one row per strategy, so the table fits a terminal
+
+
 def outcome_table(comparison: Comparison) -> Table:
-    """Detection rate and how the runs ended: one column per strategy."""
+    """Detection and false-rollback rates and how the runs ended: one column per strategy (a row each
+    when there are many)."""
+    if len(comparison.summaries) > WIDE:
+        return _outcome_rows(comparison)
     table = Table(title="outcomes (runs)")
     table.add_column("")
     for name in comparison.summaries:
         table.add_column(escape(name), justify="right")
     summaries = comparison.summaries.values()
-    table.add_row("detection rate", *(_percent(s.detection_rate) for s in summaries))
-    table.add_row("false-rollback rate", *(_percent(s.false_rollback_rate) for s in summaries), end_section=True)
+    table.add_row("detection rate", *(_rate_text(s.detection_rate) for s in summaries))
+    table.add_row("false-rollback rate", *(_rate_text(s.false_rollback_rate) for s in summaries), end_section=True)
     for outcome in OUTCOMES:
         table.add_row(outcome, *(_count_share(s.outcomes[outcome], s.replications) for s in summaries))
     table.add_row("  caught late", *(str(s.caught_late) for s in summaries), end_section=True)
@@ -90,15 +96,31 @@ def outcome_table(comparison: Comparison) -> Table:
     return table
 
 
-def _percent(rate: float | None) -> str:
+def _outcome_rows(comparison: Comparison) -> Table:
+    """The outcome table turned, a row per strategy: the rates, then the outcomes and detectors that occurred."""
+    table = Table(title="outcomes (runs)")
+    table.add_column("strategy")
+    table.add_column("detected", justify="right")
+    table.add_column("false rb", justify="right")
+    table.add_column("runs ended (count) · caught by (share of the detected)")
+    for name, s in comparison.summaries.items():
+        ended = [f"{outcome} {s.outcomes[outcome]}" for outcome in OUTCOMES if s.outcomes[outcome]]
+        if s.caught_late:
+            ended.append(f"caught late {s.caught_late}")
+        caught = [f"by {escape(k)} {100 * v:.0f}%" for k, v in s.caught_by_shares.items()]
+        table.add_row(
+            escape(name), _rate_text(s.detection_rate), _rate_text(s.false_rollback_rate), " · ".join(ended + caught)
+        )
+    return table
+
+
+def _rate_text(rate: float | None) -> str:
     return "-" if rate is None else f"{100 * rate:.1f}%"
 
 
 def _count_share(count: int, total: int) -> str:
     """A count with its share of ``total`` (outcomes of all runs; detectors of the detected runs)."""
     return f"{count} ({100 * count / total:.0f}%)" if total else str(count)
-
-
 
 
 def _compact(value: int) -> str:
