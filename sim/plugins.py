@@ -238,9 +238,10 @@ def strategy_factory(spec: StrategySpec) -> Callable[[], Strategy]:
     return build
 
 
-def judge_factory(spec: JudgeSpec, label: str) -> Callable[[], Judge]:
+def judge_factory(spec: JudgeSpec, label: str, scrape_interval: float = 0.0) -> Callable[[], Judge]:
     """A function that builds a fresh judge for each block; building one now validates the params
-    and the optional ``window``, ``interval`` and ``initial_delay`` attributes."""
+    and the optional ``window``, ``interval`` and ``initial_delay`` attributes (a window shorter than
+    the scrape interval would hold no whole scrape)."""
     try:
         cls = load_judge_class(spec.use)
     except PluginError as error:
@@ -259,6 +260,10 @@ def judge_factory(spec: JudgeSpec, label: str) -> Callable[[], Judge]:
         limit = MAX_HORIZON if name == "initial_delay" else MAX_WINDOW
         if seconds is not None and seconds > limit:
             raise PluginError(f"{label}: {name} must be at most {limit / 86400:g} days, got {short_repr(value)}")
+        if name == "window" and seconds is not None and seconds < scrape_interval - 1e-9:
+            raise PluginError(
+                f"{label}: window ({seconds:g} s) is shorter than telemetry.scrape_interval ({scrape_interval:g} s)"
+            )
     return build
 
 
@@ -284,7 +289,7 @@ def strategy_judges(scenario: Scenario, spec: StrategySpec) -> dict[str, JudgeSp
 
 def judge_factories(scenario: Scenario, spec: StrategySpec) -> dict[str, Callable[[], Judge]]:
     return {
-        name: judge_factory(judge, f"strategy {spec.name!r}: judge {name!r}")
+        name: judge_factory(judge, f"strategy {spec.name!r}: judge {name!r}", scenario.telemetry.scrape_interval)
         for name, judge in strategy_judges(scenario, spec).items()
     }
 

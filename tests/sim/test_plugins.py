@@ -99,3 +99,16 @@ def test_the_readme_plugin_is_about_twenty_lines() -> None:
 )
 def test_bad_decisions_are_named_not_crashed_on(decision: Decision, problem: str) -> None:
     assert problem in decision.problem()
+
+
+def test_a_judge_window_shorter_than_the_scrape_interval_is_refused_naming_the_field() -> None:
+    from sim.plugins import check_strategies
+    from sim.scenario import ScenarioError, scenario_from_dict
+    from tests.generators import scenario_dict
+
+    judges = {"j": {"use": "threshold", "params": {"window": "30s"}}}
+    data = scenario_dict(strategies=[{"name": "canary", "judges": judges}], telemetry={"scrape_interval": "1m"})
+    with pytest.raises(ScenarioError, match=r"strategies\.0: .*judge 'j'.*window \(30 s\) is shorter than telemetry"):
+        check_strategies(scenario_from_dict(data))
+    data["telemetry"]["scrape_interval"] = "30s"
+    check_strategies(scenario_from_dict(data))
