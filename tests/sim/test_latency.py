@@ -205,3 +205,13 @@ def test_bad_latency_params_are_refused(params: dict, message: str) -> None:
 def test_bad_latency_settings_are_refused(latency: dict, message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         scenario_from_dict(scenario_dict(telemetry={"latency": latency}))
+
+
+def test_the_bundled_latency_scenario_teaches_what_it_says() -> None:
+    scenario = sim.load_scenario(sim.bundled_scenarios()["latency"])
+    summaries = sim.compare(scenario, replications=16, executor=InlineExecutor()).summaries
+    assert summaries["p99-canary"].caught_by == {"p99": 16}
+    assert summaries["p99-canary"].ttd_s.mean < 600
+    for name in ("bigbang", "errors-canary"):  # error rates cannot see it; the slow-request SLO can, hours later
+        assert summaries[name].caught_by == {"slo_6x_6h": 16}
+        assert summaries[name].ttd_s.mean > 3 * 3600
