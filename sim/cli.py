@@ -467,9 +467,11 @@ def new_strategy_command(name: str, folder: str) -> None:
 )
 @click.option("--strategy", metavar="NAME", help="Whose judge (default: the scenario's first strategy's).")
 @click.option(
-    "--replications", "-n", type=click.IntRange(1, 100_000), default=400, show_default=True, help="Per bake time."
+    "--replications", "-n", type=click.IntRange(1, 100_000), default=400, show_default=True, help="Per release."
 )
+@click.option("--chart", is_flag=True, help="Also draw the rates against bake time (needs rollout-sim[tui]).")
 @seed_option
+@workers_option
 @json_option
 @_friendly
 def power_command(
@@ -479,17 +481,25 @@ def power_command(
     bakes: tuple[str, ...],
     strategy: str | None,
     replications: int,
+    chart: bool,
     seed: int | None,
+    workers: int | None,
     as_json: bool,
 ) -> None:
-    """How long must the canary bake? Its judge's detection and false-rollback rates by bake time."""
+    """How long must the canary bake? Its judge's detection and false-rollback rates by bake time.
+
+    One run per release (the defective one, then the healthy one) with the longest bake answers every bake.
+    What each column means and the closed forms: docs/power.md."""
+    if chart and as_json:
+        raise ScenarioError("--chart draws on the terminal: leave out --json")
+    draw = _power_chart_drawer() if chart else None  # before the work: a missing plotext is said at once
     seconds = [_duration_option("--bake", bake) for bake in bakes] or [300.0, 600.0, 1800.0, 3600.0, 7200.0]
     loaded = as_scenario(scenario)
     console = Console(stderr=True)
     with _json_output(as_json) as out:
         with _progress_bar(console) as bar:
-            task = bar.add_task("bake times", total=len(seconds))
-            judge, rows = power_curve(
+            task = bar.add_task("replications", total=2 * replications)
+            curve = power_curve(
                 loaded,
                 weight=weight,
                 harm=harm,
@@ -497,14 +507,42 @@ def power_command(
                 strategy=strategy,
                 replications=replications,
                 seed=seed,
+                workers=workers,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
         if out is not None:
-            document = {"judge": judge, "weight": weight, "harm": harm, "rows": [dataclasses.asdict(r) for r in rows]}
+            document = {
+                "judge": curve.judge,
+                "use": curve.use,
+                "weight": weight,
+                "harm": harm,
+                "closed_form": curve.closed_form,
+                "notes": list(curve.notes),
+                "rows": [dataclasses.asdict(row) for row in curve.rows],
+            }
             json.dump(document, out, indent=2, allow_nan=False)
             out.write("\n")
             return
-        Console().print(power_table(judge, weight, harm, rows))
+        Console().print(power_table(curve, weight, harm))
+        if draw is not None:
+            draw(curve)
+
+
+def _power_chart_drawer() -> Callable[[Any], None]:
+    """Prints ``power`` results as a chart; a one-line error when plotext (the tui extra) is missing."""
+    try:
+        import plotext  # noqa: F401  (only to know that it is there)
+    except ImportError:
+        raise ScenarioError("--chart needs plotext: pip install 'rollout-sim[tui]'") from None
+    from sim.render import power_chart
+
+    def draw(curve: Any) -> None:
+        import shutil
+
+        size = shutil.get_terminal_size((80, 24))
+        click.echo(power_chart(curve, min(size.columns, 100), 20, color=sys.stdout.isatty()))
+
+    return draw
 
 
 @cli.command("tui")

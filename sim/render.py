@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from rich import box
+from rich.console import Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -14,6 +16,9 @@ from rich.text import Text
 from sim.durations import duration_unit, format_clock, format_duration
 from sim.measures import OUTCOMES
 from sim.results import Comparison, MetricSummary
+
+if TYPE_CHECKING:
+    from sim.power import PowerCurve
 
 Formatter = Callable[[float, float], str]
 """Formats a value the way its companion ``like`` is formatted (a CI half-width like its mean)."""
@@ -220,16 +225,19 @@ def frontier_table(frontier: pd.DataFrame, group_axes: list[str]) -> Table:
     return shown
 
 
-def power_table(judge: str, weight: float, harm: float, rows: list) -> Table:
-    """Detection and false-rollback rates by bake time (simulated, 95% interval; closed form), with a bar."""
+def power_table(curve: PowerCurve, weight: float, harm: float) -> Group:
+    """Detection and false-rollback rates by bake time (simulated, 95% interval; closed form), with a bar;
+    below it, what the closed form computes and its notes."""
     table = Table(
-        title=f"judge {escape(judge)}: canary at {_percent(weight)}, a defect erring on {_percent(harm)} of requests",
-        caption="simulated (95% interval); closed form where there is one (-: not this judge, or its windows overlap)",
+        title=f"judge {escape(curve.judge)}{'' if curve.use == curve.judge else f' ({escape(curve.use)})'}: "
+        f"canary at {_share(weight)}, "
+        f"a defect erring on {_share(harm)} of requests",
+        caption="simulated (95% interval) beside the closed form (-: none)",
         box=box.SIMPLE_HEAD,
     )
     for column in ("bake", "detection", "closed", "false rollbacks", "closed", "detection"):
         table.add_column(column, justify="right", no_wrap=True)
-    for row in rows:
+    for row in curve.rows:
         filled = round(10 * row.detection)
         table.add_row(
             format_duration(row.bake_s),
@@ -239,7 +247,44 @@ def power_table(judge: str, weight: float, harm: float, rows: list) -> Table:
             "-" if row.false_rollback_closed is None else _share(row.false_rollback_closed),
             "█" * filled + "·" * (10 - filled),
         )
-    return table
+    lines = [f"closed form: {curve.closed_form or 'none'}"]
+    lines += [f"  {note}" for note in curve.notes]
+    return Group(table, Text("\n".join(lines), style="dim"))
+
+
+def power_chart(curve: PowerCurve, width: int, height: int, color: bool) -> str:
+    """Detection and false-rollback rates (%) against bake time, simulated and closed form, as terminal text.
+
+    Needs plotext (the ``tui`` extra): ImportError without it."""
+    import plotext as plt
+
+    rows = curve.rows
+    bakes = [row.bake_s for row in rows]
+    plt.clear_figure()
+    plt.plotsize(max(width, 40), max(height, 12))
+    plt.theme("pro" if color else "clear")
+    # The closed forms as lines, the simulated rates as points over them (a point on its line: they agree).
+    for label, values in (
+        ("detection, closed form", [row.detection_closed for row in rows]),
+        ("false rollbacks, closed form", [row.false_rollback_closed for row in rows]),
+    ):
+        if all(value is not None for value in values):
+            plt.plot(bakes, [100 * value for value in values], label=label, marker="braille")
+    for label, values, marker in (
+        ("detection, simulated", [row.detection for row in rows], "●"),
+        ("false rollbacks, simulated", [row.false_rollback for row in rows], "○"),
+    ):
+        plt.scatter(bakes, [100 * value for value in values], label=label, marker=marker)
+    if len(set(bakes)) > 1 and max(bakes) / min(bakes) >= 4:  # bakes are usually spread on a log scale
+        plt.xscale("log")
+    plt.xticks(bakes, [format_duration(bake) for bake in bakes])
+    plt.ylim(0, 100)
+    plt.title(f"judge {curve.judge}: detection and false rollbacks (%) by bake time")
+    plt.xlabel("bake")
+    chart = plt.build()
+    plt.clear_figure()  # plotext keeps one global figure: leave none behind
+    chart = chart.rstrip("\n")
+    return chart if color else plt.uncolorize(chart)
 
 
 def _share(rate: float) -> str:
@@ -247,4 +292,7 @@ def _share(rate: float) -> str:
 
 
 def _rate_with_interval(rate: float, interval: tuple[float, float]) -> str:
-    return f"{_share(rate)} ({_share(interval[0])}-{_share(interval[1])})"
+    """``97.3% (95.2-98.5)``, ``100.0% (99-100)``: the interval without % signs or a needless ``.0`` at 0 and
+    100, so that the table fits 80 columns."""
+    low, high = (f"{100 * bound:.1f}" for bound in interval)
+    return f"{_share(rate)} ({low.removesuffix('.0') if low == '0.0' else low}-{high.replace('100.0', '100')})"

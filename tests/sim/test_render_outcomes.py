@@ -18,7 +18,9 @@ def _text(comparison: sim.Comparison) -> str:
 
 def _comparison(strategies: int) -> sim.Comparison:
     specs = [{"name": f"canary-{k}", "use": "canary", "params": {"bake": f"{k + 1}m"}} for k in range(strategies)]
-    scenario = make_scenario(replications=8, release={"defect": {"harm": 0.05}, "defective_share": 0.5}, strategies=specs)
+    scenario = make_scenario(
+        replications=8, release={"defect": {"harm": 0.05}, "defective_share": 0.5}, strategies=specs
+    )
     return sim.compare(scenario, executor=InlineExecutor())
 
 
