@@ -61,7 +61,8 @@ def crossing_probability(bounds: tuple[float, ...], step: float = 0.01) -> float
     """
     looks = len(bounds)
     reach = max(bounds) * math.sqrt(looks) + 10.0
-    grid = np.arange(-reach, reach + step / 2, step)
+    # Below, S must reach 8 standard deviations at the last look: mass lost off the grid counts as crossing.
+    grid = np.arange(-(8.0 * math.sqrt(looks) + 10.0), reach + step / 2, step)
     kernel = stats.norm.pdf(np.arange(-9.0, 9.0 + step / 2, step)) * step
     density = stats.norm.pdf(grid)
     for k, bound in enumerate(bounds, start=1):
