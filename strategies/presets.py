@@ -384,39 +384,43 @@ PRESETS["microsoft-rings"] = {
     "about": "Microsoft-style rings: internal, then beta, a day each, then everyone",
 }
 
-# kayenta-recommended: Spinnaker's canary best practices with Kayenta: lifetime 3 h, interval 60 min
-#   (3 judgments), warm-up 0, growing lookback, marginal 75 / pass 95: any judgment below marginal fails the
-#   stage, and the last must pass. A canary and an equal fresh baseline (baseline = true) of 5% of the
-#   requests each (a choice: Kayenta does not route traffic; 5% is the Google SRE Workbook's canary), judged
-#   against each other. The judge: `baseline`, against the baseline arm, interval 1h, count 3, rule argo
-#   with failure_limit 0 (one failed judgment fails); window 3h, which covers every request since the arms
-#   started, so each judgment sees a growing lookback. The Mann-Whitney test (98% confidence, tolerance
-#   0.25) has no counterpart (strategies/judges.py has threshold and ratio judges only): a judgment fails
-#   when the canary's error rate is above 1.25 x the baseline's; min_requests 50 stands for Kayenta's
-#   "at least 50 data points per metric".
-# Healthy: 5% for the 3-hour lifetime, then promoted: 10,800 s.
-# Failing: the first judgment, at 1 h, fails: 3,600 s (Kayenta's t_detect = beginAfter + interval).
+# kayenta-recommended: Spinnaker's canary best practices with Kayenta's standalone canary analysis: lifetime 3 h,
+#   analysisIntervalMins 60 (3 judgments), beginCanaryAnalysisAfter 0, no lookbackMins (each judgment scores
+#   everything since the start: a growing lookback), marginal 75 / pass 95. A canary and an equal fresh baseline
+#   (baseline = true) of 5% of the requests each (a choice: Kayenta does not route traffic; 5% is the Google SRE
+#   Workbook's canary), compared with each other. The judge is `kayenta` (strategies/kayenta.py), as
+#   NetflixACAJudge configures it: a Mann-Whitney test per metric at 98% confidence, tolerance 0.25 of the
+#   Hodges-Lehmann shift, mean-ratio effect sizes allowed at 1.0; a sample every 1m (a choice), 60 to a
+#   judgment, so the first judgment has more than the 50 data points per metric Kayenta asks for. Metrics:
+#   error_rate and slow_rate, weight 1 each, direction increase. A judgment below marginal fails the judge at
+#   once; after the 3rd a passing score passes it, a marginal one leaves it inconclusive.
+# Healthy: 5% for the 3-hour lifetime, then promoted: 10,800 s (the 3rd judgment comes with the promotion).
+# Failing: every request of the canary fails, the baseline's do not: error_rate is High, slow_rate Pass, the
+#   score 50 < 75: the first judgment, at 60 samples of 1 min, fails: 3,600 s (Kayenta's t_detect =
+#   beginAfter + interval).
 PRESETS["kayenta-recommended"] = {
     "strategy": "canary",
     "params": {"steps": [0.05], "bake": "3h", "check": "1h", "baseline": True},
     "judges": {
         "kayenta": {
-            "use": "baseline",
+            "use": "kayenta",
             "params": {
                 "against": "baseline",
-                "max_ratio": 1.25,
-                "rule": "argo",
-                "failure_limit": 0,
+                "confidence": 0.98,
+                "tolerance": 0.25,
+                "interval": "1m",
+                "score_every": 60,
                 "count": 3,
-                "min_requests": 50,
-                "interval": "1h",
-                "window": "3h",
+                "lookback": 0,
+                "pass_score": 95,
+                "marginal_score": 75,
             },
         }
     },
     "source": "spinnaker/spinnaker.io:content/en/docs/guides/user/canary/best-practices/_index.md; "
-    "https://spinnaker.io/docs/guides/user/canary/best-practices/",
-    "about": "Kayenta-recommended canary: canary vs fresh baseline for 3 h, judged every hour",
+    "https://spinnaker.io/docs/guides/user/canary/best-practices/; spinnaker/kayenta:kayenta-judge/.../"
+    "NetflixACAJudge.scala, kayenta-standalone-canary-analysis/.../SetupAndExecuteCanariesStage.java",
+    "about": "Kayenta-recommended canary: canary vs fresh baseline for 3 h, Mann-Whitney judgments every hour",
 }
 
 # launchdarkly-guarded: a guarded rollout with LaunchDarkly's suggested stages: 1% of users for 1 h, 10% for

@@ -343,6 +343,33 @@ LIMITS: dict[tuple[str, ...], list[Any]] = {
         {"analysis": {"use": "cusum", "params": {"k": 1e-300, "h": 1000}}},
         {"analysis": {"use": "cusum", "params": {"k": 10.000001}}},
         {"analysis": {"use": "sprt", "params": {"p0": 5e-324, "p1": 1e-300, "alpha": 1e-300, "beta": 1e-300}}},
+        {"analysis": {"use": "kayenta", "params": {"score_every": 2, "count": 1, "interval": 1e-300, "window": "1m"}}},
+        {"analysis": {"use": "kayenta", "params": {"score_every": 10_000, "count": 10_000, "lookback": 10_000}}},
+        {"analysis": {"use": "kayenta", "params": {"score_every": 10_001}}},
+        {"analysis": {"use": "kayenta", "params": {"lookback": 1}}},
+        {"analysis": {"use": "kayenta", "params": {"confidence": 1.0}}},
+        {
+            "analysis": {
+                "use": "kayenta",
+                "params": {"confidence": 0.5000001, "tolerance": 0.999999, "against": "stable"},
+            }
+        },
+        {"analysis": {"use": "kayenta", "params": {"pass_score": 0, "marginal_score": 0, "min_requests": 10**12}}},
+        {"analysis": {"use": "kayenta", "params": {"pass_score": 100, "marginal_score": 100.000001}}},
+        {"analysis": {"use": "kayenta", "params": {"window": "8d", "initial_delay": "365d"}}},
+        {
+            "analysis": {
+                "use": "kayenta",
+                "params": {
+                    "metrics": {
+                        "error_rate": {"weight": 5e-324, "critical": True, "direction": "either"},
+                        "slow_rate": {"weight": 1e6, "allowed_increase": 1e6, "allowed_decrease": 5e-324},
+                    }
+                },
+            }
+        },
+        {"analysis": {"use": "kayenta", "params": {"metrics": {"latency": {}}}}},
+        {"analysis": {"use": "kayenta", "params": {"metrics": {"error_rate": {"weight": 1e300}}}}},
         {"[bold]j": {"use": "threshold"}},
         {},
     ],

@@ -11,13 +11,17 @@ from strategies.presets import PRESETS
 PARAMS = {"flagger-ab": {"match_segment": "beta"}}
 # Presets that take longer than the kit's default 2 days to promote (1 h + 24 h + 24 h; two 1-day rings).
 HORIZONS = {"launchdarkly-guarded": "3d", "microsoft-rings": "3d"}
-# The kit's service is small (50 requests/s, 0.1% baseline errors), and two presets judge too little
-# traffic to tell noise from a regression there, so they roll a healthy release back. Both are what the
-# presets do, not a fault of their strategies: microsoft-rings bakes its internal ring (2.5 requests/s)
-# for a day under the scenario's per-minute analysis (failure_limit 1: two noisy minutes of 1,440 end
-# it); kayenta-recommended compares about 9 errors an hour per arm with a plain ratio (1.25), where Kayenta
-# has a Mann-Whitney test. The kit must keep saying so until those judges exist.
-FALSE_ROLLBACKS = {"microsoft-rings", "kayenta-recommended"}
+# The kit's service is small (50 requests/s, 0.1% baseline errors), and microsoft-rings judges too little
+# traffic to tell noise from a regression there, so it rolls a healthy release back. That is what the
+# preset does, not a fault of its strategy: it bakes its internal ring (2.5 requests/s) for a day under the
+# scenario's per-minute analysis (failure_limit 1: two noisy minutes of 1,440 end it).
+# kayenta-recommended used to be here too: it compared about 9 errors an hour per arm with a plain ratio
+# (1.25), which rolled back 42% of healthy runs of this scenario (269 of 640). It now has Kayenta's judge
+# (strategies/kayenta.py): a Mann-Whitney test per metric at 98% confidence on 1-minute samples, which a
+# healthy release fails at about (1 - 0.98) / 2 per metric and judgment (one-sided: only an increase
+# fails). Measured on this scenario: 16 false rollbacks in 1,280 healthy runs (1.25%), so the kit's two
+# seeded runs both complete, as about 97.5% of pairs of runs would.
+FALSE_ROLLBACKS = {"microsoft-rings"}
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
