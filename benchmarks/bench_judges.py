@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 # Parameters that make each judge look every minute (the others keep their defaults).
 PARAMS: dict[str, dict[str, Any]] = {
     "ztest": {"boundary": "obrien-fleming", "looks": 50},
-    "kayenta": {"score_every": 30},
+    "kayenta": {"score_every": 10},
 }
 
 
