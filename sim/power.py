@@ -167,11 +167,29 @@ def power_curve(
 
         rollbacks.append(_rollback_times(variant, replications, seed, workers, report))
     closed = closed_form(scenario, spec, weight=weight, harm=harm, until=longest, baseline=baseline)
+    blind = _below_the_limit(scenario, spec, harm)
     if isinstance(closed, str):  # none: why
         rows = [_row(bake, rollbacks, None, replications) for bake in bakes]
-        return PowerCurve(name, spec.use, None, (closed,), rows)
+        return PowerCurve(name, spec.use, None, (*blind, closed), rows)
     rows = [_row(bake, rollbacks, closed, replications) for bake in bakes]
-    return PowerCurve(name, spec.use, closed.method, closed.notes, rows)
+    return PowerCurve(name, spec.use, closed.method, (*blind, *closed.notes), rows)
+
+
+def _below_the_limit(scenario: Scenario, spec: JudgeSpec, harm: float) -> tuple[str, ...]:
+    """A warning when a threshold judge's limit is above the defective release's error rate: then only noise
+    can fail a measurement, and a larger canary (less noise) detects it less often."""
+    from strategies.judges import Threshold
+
+    built = _build(spec, spec.use)
+    limit = _error_limit(built) if type(built) is Threshold else None
+    base = scenario.telemetry.baseline_error_rate
+    defective = base + harm - base * harm
+    if limit is None or defective > limit:
+        return ()
+    return (
+        f"the defective release errs on {100 * defective:.3g}% of requests, not above the judge's limit of "
+        f"{100 * limit:.3g}%: only noise can fail a measurement",
+    )
 
 
 def _row(bake: float, rollbacks: list[np.ndarray], closed: ClosedForm | None, replications: int) -> PowerRow:

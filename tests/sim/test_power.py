@@ -363,3 +363,11 @@ def test_the_default_scenarios_judge_cannot_see_a_half_percent_regression() -> N
     curve = power_curve(sim.load_scenario(sim.bundled_scenarios()["default"]), weight=0.05, harm=0.005,
                         bakes=[1800], replications=50)  # fmt: skip
     assert curve.rows[0].detection < 0.1
+
+
+def test_a_threshold_above_the_defective_error_rate_is_flagged() -> None:
+    scenario = make_scenario(**STEADY)  # limit 1%, baseline 0.1% by default
+    blind = power_curve(scenario, weight=0.05, harm=0.005, bakes=[600.0], replications=8)
+    assert any("not above the judge's limit of 1%" in note for note in blind.notes)
+    seen = power_curve(scenario, weight=0.05, harm=0.02, bakes=[600.0], replications=8)
+    assert not any("limit" in note for note in seen.notes)
