@@ -425,16 +425,16 @@ def test_a_failed_write_leaves_the_earlier_report_and_no_partial_folder(
     out, _ = default_report
     assert report("--from", str(out / "default"), "--out", str(tmp_path)).exit_code == 0
     before = {p.name: p.read_bytes() for p in (tmp_path / "default").iterdir()}
-    import sim.report
+    import sim.report.folder
 
-    real = sim.report.os.replace
+    real = sim.report.folder.os.replace
 
     def failing(source: Any, target: Any) -> None:
         if ".default.new-" in str(source):  # the finished folder cannot be moved into place
             raise OSError(28, "No space left on device")
         real(source, target)
 
-    monkeypatch.setattr(sim.report.os, "replace", failing)
+    monkeypatch.setattr(sim.report.folder.os, "replace", failing)
     result = RUNNER.invoke(report_command, ["--from", str(out / "default"), "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines()[-1] == (
@@ -445,7 +445,10 @@ def test_a_failed_write_leaves_the_earlier_report_and_no_partial_folder(
     assert {p.name: p.read_bytes() for p in (tmp_path / "default").iterdir()} == before
 
 
-def test_matplotlib_is_imported_only_to_draw() -> None:
+def test_matplotlib_is_imported_only_to_draw_and_the_command_line_only_to_run() -> None:
+    code = "import sys, sim.report; print('matplotlib' in sys.modules, 'sim.cli' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False False"
     code = "import sys, sim.cli, sim.report; print('matplotlib' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
