@@ -8,7 +8,9 @@ import functools
 import gc
 import inspect
 import json
+import math
 import os
+import re
 import sys
 import threading
 import time
@@ -18,14 +20,23 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
+import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from sim.catalog import bundled_scenarios, resolve_scenario
+from sim.catalog import bundled_scenarios, copy_scenario, resolve_scenario
 from sim.cost import Work, estimate, sweep_estimate
-from sim.durations import format_duration, parse_duration
+from sim.durations import (
+    compact_duration,
+    format_clock,
+    format_duration,
+    parse_duration,
+    parse_duration_text,
+    short_repr,
+)
 from sim.executors import make_executor
 from sim.experiments import as_scenario, compare, run, select_strategies
+from sim.grid import parse_value, with_settings
 from sim.guard import real_exit, set_budget
 from sim.importers import import_file
 from sim.plugins import (
@@ -33,6 +44,7 @@ from sim.plugins import (
     check_strategies,
     installed_judges,
     installed_strategies,
+    load_judge_class,
     load_strategy_class,
     presets,
 )
@@ -40,15 +52,33 @@ from sim.power import power_curve
 from sim.render import (
     comparison_table,
     frontier_table,
+    goal_answer,
     measures_table,
     outcome_table,
     power_table,
     sweep_summary_table,
     timeline_table,
 )
+from sim.report import report_command
 from sim.results import Comparison, RunResult
-from sim.scenario import ScenarioError, load_scenario, scenario_json_schema
-from sim.sweeps import check_writable, finish_sweep, prepare_sweep, run_sweep, write_atomically
+from sim.scenario import (
+    Scenario,
+    ScenarioError,
+    closest,
+    load_scenario,
+    scenario_json_schema,
+    split_file_reference,
+)
+from sim.sweeps import (
+    GOAL_MEASURES,
+    MAX_CONDITIONS,
+    check_writable,
+    finish_sweep,
+    parse_goal,
+    prepare_sweep,
+    run_sweep,
+    write_atomically,
+)
 from sim.templates import starter_strategy
 
 BAD_INPUT = 2
@@ -68,10 +98,70 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except (ScenarioError, PluginError) as error:
             for line in str(error).splitlines():
-                click.echo(f"rollout-sim: error: {line}", err=True)
+                click.echo(f"rollout-sim: error: {_with_suggestion(line)}", err=True)
             sys.exit(BAD_INPUT)
 
     return wrapper
+
+
+_UNKNOWN_PLUGIN = re.compile(r"unknown (strategy|judge) '([^']*)'(?=; installed: )")
+_UNKNOWN_PARAM = re.compile(
+    r"(strategy|judge) '[^']*' \(([^()]*)\): bad params: .*unexpected keyword argument '([^']*)'"
+)
+
+
+def _with_suggestion(line: str) -> str:
+    """A plugin loader's error with the closest name: ``unknown strategy 'canery' (did you mean 'canary'?);
+    installed: ...``, and the same for a judge or an unknown parameter."""
+    if "did you mean" in line:
+        return line
+    try:
+        if match := _UNKNOWN_PLUGIN.search(line):
+            kind, name = match.groups()
+            names = [*installed_strategies(), *presets()] if kind == "strategy" else list(installed_judges())
+        elif match := _UNKNOWN_PARAM.search(line):
+            kind, use, name = match.groups()
+            cls = load_strategy_class(use) if kind == "strategy" else load_judge_class(use)
+            accepted = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+            names = [p.name for p in inspect.signature(cls).parameters.values() if p.kind in accepted]
+        else:
+            return line
+    except Exception:  # whatever goes wrong here must not hide the error being reported
+        return line
+    near = closest(name, names)
+    return line if near is None else f"{line[: match.end()]} (did you mean {near!r}?){line[match.end() :]}"
+
+
+class _Duration(click.ParamType):
+    """A duration option in the forms a scenario takes: 600 (seconds), 10m, 1h30m, 1.5h; within a range."""
+
+    name = "duration"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, float):
+            return value
+        flag = param.opts[0] if param is not None and param.opts else "duration"
+        try:
+            seconds = _duration(str(value), flag)
+        except ScenarioError as error:
+            self.fail(str(error).removeprefix(f"{flag}: "), param, ctx)
+        if not self.low <= seconds <= self.high:
+            self.fail(
+                f"must be from {compact_duration(self.low)} to {compact_duration(self.high)}, got {value!r}", param, ctx
+            )
+        return seconds
+
+
+def _duration(text: str, flag: str) -> float:
+    """Seconds from a command-line duration: a number (TOML's: 600, 1.5, 1e3) is seconds, as in a scenario
+    file; otherwise 90s, 10m, 2h, 1d, 1h30m."""
+    try:
+        return parse_duration(parse_value(text, flag))
+    except ValueError as error:  # ScenarioError is one too
+        raise ScenarioError(f"{flag}: {str(error).removeprefix(f'{flag} ')}") from None
 
 
 seed_option = click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the scenario's).")
@@ -90,6 +180,31 @@ force_option = click.option(
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print a JSON document (docs/json.md).")
 scenario_argument = click.argument("scenario", required=False)
+set_option = click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="PATH=VALUE",
+    help="Change a scenario field (repeatable): PATH as in --grid (strategies.canary.params.bake=20m, "
+    "release.defect.harm=0.01, telemetry.latency.median=0.2), VALUE a TOML value or a bare word (10m); "
+    "the result is checked like a file, each field within its range (docs/scenarios.md).",
+)
+
+
+def _check_budget_variable() -> None:
+    """A bad ROLLOUT_SIM_PLUGIN_TIMEOUT is bad input, as a bad --plugin-timeout is (not silently the default)."""
+    value = os.environ.get("ROLLOUT_SIM_PLUGIN_TIMEOUT")
+    if value is None:
+        return
+    try:
+        seconds = parse_duration_text(value)
+    except ValueError as error:
+        seconds, problem = math.nan, str(error)
+    else:
+        problem = f"must be from 0.01s to 1d, got {short_repr(value)}"
+    if not 0.01 <= seconds <= 86400.0:
+        click.echo(f"rollout-sim: error: ROLLOUT_SIM_PLUGIN_TIMEOUT: {problem}", err=True)
+        sys.exit(BAD_INPUT)
 
 
 class _Commands(click.Group):
@@ -97,6 +212,7 @@ class _Commands(click.Group):
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
+        _check_budget_variable()
         try:
             return super().main(*args, **kwargs)
         except click.exceptions.NoArgsIsHelpError as error:
@@ -117,9 +233,10 @@ class _Commands(click.Group):
 @click.version_option(package_name="rollout-sim")
 @click.option(
     "--plugin-timeout",
-    type=click.FloatRange(min=0.01, max=86400.0),
-    metavar="SECONDS",
-    help="Wall-clock budget of one plugin call (default 5; env ROLLOUT_SIM_PLUGIN_TIMEOUT).",
+    type=_Duration(0.01, 86400.0),
+    metavar="DURATION",
+    help="Wall-clock budget of one plugin call, 0.01s to 1d: seconds (5) or a duration (30s, 2m); default 5s; "
+    "env ROLLOUT_SIM_PLUGIN_TIMEOUT.",
 )
 def cli(plugin_timeout: float | None) -> None:
     """How safe is our rollout, really? Simulate rollout strategies side by side.
@@ -138,6 +255,7 @@ def cli(plugin_timeout: float | None) -> None:
 @seed_option
 @click.option("--replications", "-n", type=click.IntRange(min=1), help="Replications (default: the scenario's).")
 @strategy_option
+@set_option
 @workers_option
 @force_option
 @json_option
@@ -147,12 +265,14 @@ def compare_command(
     seed: int | None,
     replications: int | None,
     strategies: tuple[str, ...],
+    settings: tuple[str, ...],
     workers: int | None,
     force: bool,
     as_json: bool,
 ) -> None:
     """Compare strategies over many replications (SCENARIO: a file or a bundled name; default: default)."""
-    loaded = as_scenario(scenario)
+    loaded = with_settings(as_scenario(scenario), settings)
+    _check_strategy_names(loaded, strategies)
     total = replications or loaded.replications
     console = Console(stderr=True)
     with _json_output(as_json) as out:  # from here on, whatever plugins print stays off stdout
@@ -171,6 +291,25 @@ def compare_command(
                 workers=workers,
             )
         _finish(result, out, lambda out: (out.print(comparison_table(result)), out.print(outcome_table(result))))
+
+
+def _check_strategy_names(scenario: Scenario, names: tuple[str, ...]) -> None:
+    """``--strategy canery``: one line with the closest name (of the scenario's, the installed ones and the
+    presets); a name with nothing close is left to the plugin loader, which lists what is installed."""
+    known = [spec.name for spec in scenario.strategies]
+    installed = list(installed_strategies())
+    for name in names:
+        if name in known or name in installed or name.endswith((".yaml", ".yml")) or split_file_reference(name):
+            continue
+        preset_names = list(presets())
+        if name in preset_names:
+            continue
+        near = closest(name, [*known, *installed, *preset_names])
+        if near is not None:
+            raise ScenarioError(
+                f"{scenario.source}: --strategy: unknown strategy {name!r} (did you mean {near!r}?); the scenario's: "
+                f"{', '.join(known)}; installed: {', '.join(installed)}; presets: rollout-sim list presets"
+            )
 
 
 def _imported(names: tuple[str, ...]) -> list:
@@ -293,7 +432,13 @@ class _ProgressLines:
 @seed_option
 @click.option("--replication", type=click.IntRange(min=0), default=0, show_default=True, help="Which replication.")
 @strategy_option
-@click.option("--every", metavar="DURATION", help="Also show a timeline row at this spacing (e.g. 10m).")
+@set_option
+@click.option(
+    "--every",
+    type=_Duration(1.0, 365 * 86400.0),
+    metavar="DURATION",
+    help="Also a timeline row at this spacing until the run ends: 1s to 365d, as seconds (600) or 10m, 1h30m.",
+)
 @force_option
 @json_option
 @_friendly
@@ -302,35 +447,91 @@ def run_command(
     seed: int | None,
     replication: int,
     strategies: tuple[str, ...],
-    every: str | None,
+    settings: tuple[str, ...],
+    every: float | None,
     force: bool,
     as_json: bool,
 ) -> None:
-    """One replication of each strategy: a timeline of its control steps, then its measures."""
-    spacing = _duration_option("--every", every)
-    loaded = as_scenario(scenario)
+    """One replication of each strategy: a timeline of its control steps, then its measures.
+
+    The timeline marks the defect's onset, its detection (and what caught it) and the mitigation, and
+    stops where the run ends: at the mitigation (nothing changes after it, unless the defect's harm
+    persists) or at the horizon."""
+    loaded = with_settings(as_scenario(scenario), settings)
+    _check_strategy_names(loaded, strategies)
     with _json_output(as_json) as out:  # from here on, whatever plugins print stays off stdout
         specs = select_strategies(loaded, strategies)
         check_strategies(loaded, specs)
         _announce(estimate(loaded, specs, 1), force)
-        result = run(loaded, seed=seed, replication=replication, strategies=strategies, every=spacing)
+        result, ends = _marked(
+            run(loaded, seed=seed, replication=replication, strategies=strategies, every=every), loaded
+        )
 
         def show(console: Console) -> None:
             for name, frame in result.timeline.groupby("strategy", sort=False):
-                console.print(timeline_table(name, frame))
+                console.print(timeline_table(name, frame, ends.get(name)))
             if len(result.measures):
                 console.print(measures_table(result.measures))
 
         _finish(result, out, show)
 
 
+def _time(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _marked(result: RunResult, scenario: Scenario) -> tuple[RunResult, dict[str, str]]:
+    """The timeline with the detection marked (``detected by X``, or ``false alarm by X``) and no row after
+    the run's end: the mitigation when the defect's harm does not persist (nothing can change after it:
+    no exposure, no harm, no alarm, no decision), else the horizon. Also, per strategy, where it ends."""
+    persistent = bool(scenario.release.defect and scenario.release.defect.persistent)
+    measures = {row["strategy"]: row for row in result.measures.to_dict(orient="records")}
+    frames, ends = [], {}
+    for name, frame in result.timeline.groupby("strategy", sort=False):
+        measure = measures.get(name)
+        if measure is None:  # the strategy failed: its timeline as it was
+            frames.append(frame)
+            continue
+        mitigation = _time(measure["mitigation_s"])
+        if mitigation is not None and not persistent:
+            end = mitigation
+            ends[name] = f"ends {format_clock(end)}: mitigated, nothing changes after"
+        else:
+            end = scenario.horizon
+            why = " (its harm persists after the mitigation)" if mitigation is not None else ""
+            ends[name] = f"ends {format_clock(end)}: the horizon{why}"
+        rows = [row for row in frame.to_dict(orient="records") if row["time_s"] <= end + 1e-9]
+        detection, alarm = _time(measure["detection_s"]), _time(measure["alarm_s"])
+        if detection is not None:
+            _mark(rows, detection, str(measure["caught_by"]), f"detected by {measure['caught_by']}")
+        elif alarm is not None and measure["outcome"] == "false_rollback":
+            _mark(rows, alarm, str(measure["alarm_by"]), f"false alarm by {measure['alarm_by']}")
+        frames.append(pd.DataFrame(rows, columns=frame.columns))
+    timeline = pd.concat(frames, ignore_index=True) if frames else result.timeline
+    return dataclasses.replace(result, timeline=timeline), ends
+
+
+def _mark(rows: list[dict[str, Any]], time: float, by: str, text: str) -> None:
+    """A row at ``time`` saying ``text``, right after the alarm or verdict of ``by`` at that time (else after
+    the last row before it), with that row's counts."""
+    raised = (f"alarm: {by}", f"verdict: {by}:")
+    at = [i for i, row in enumerate(rows) if abs(row["time_s"] - time) <= 1e-9 and str(row["event"]).startswith(raised)]
+    before = [i for i, row in enumerate(rows) if row["time_s"] <= time + 1e-9]
+    position = (at[-1] if at else before[-1] if before else -1) + 1
+    if position > 0:
+        mark = dict(rows[position - 1], time_s=time, event=text)
+    elif rows:
+        counts = ("requests", "new_requests", "new_errors", "harmed_requests", "exposed_users", "harmed_users")
+        mark = dict(rows[0], time_s=time, event=text, **dict.fromkeys(counts, 0))
+    else:
+        return
+    rows.insert(position, mark)
+
+
 def _duration_option(flag: str, text: str | None) -> float | None:
     if text is None:
         return None
-    try:
-        seconds = parse_duration(text)
-    except ValueError as error:
-        raise ScenarioError(f"{flag}: {error}") from None
+    seconds = _duration(text, flag)
     if seconds <= 0:
         raise ScenarioError(f"{flag}: must be a positive duration, got {text!r}")
     return seconds
@@ -340,6 +541,15 @@ def _duration_option(flag: str, text: str | None) -> float | None:
 @scenario_argument
 @click.option(
     "--grid", "grids", multiple=True, metavar="PATH=V1,V2", help="A grid axis (repeatable); replaces [sweep]."
+)
+@set_option
+@click.option(
+    "--goal",
+    metavar="CONDITIONS",
+    help=f"Which setting to use: the fastest (rollout time, healthy release) meeting every condition at every "
+    f"point of the other axes, e.g. 'users_harmed<=500,false_rollback<=0.05'; MEASURE<=, <, >= or > VALUE, "
+    f"at most {MAX_CONDITIONS}, joined by commas; MEASURE one of {', '.join(GOAL_MEASURES)}; shares 0 to 1 "
+    "(or 5%), durations 600, 10m, 1h30m, counts >= 0 (docs/sweeps.md).",
 )
 @seed_option
 @click.option("--replications", "-n", type=click.IntRange(min=1), help="Replications per grid point.")
@@ -352,6 +562,8 @@ def _duration_option(flag: str, text: str | None) -> float | None:
 def sweep_command(
     scenario: str | None,
     grids: tuple[str, ...],
+    settings: tuple[str, ...],
+    goal: str | None,
     seed: int | None,
     replications: int | None,
     workers: int | None,
@@ -360,9 +572,13 @@ def sweep_command(
     out: str,
     force: bool,
 ) -> None:
-    """Run every strategy at every point of a parameter grid; resumable; writes Parquet and CSV."""
-    loaded = as_scenario(scenario)
-    plan = prepare_sweep(loaded, grids, seed=seed, replications=replications, out=out)
+    """Run every strategy at every point of a parameter grid; resumable; writes Parquet and CSV.
+
+    Prints a summary, the Pareto frontier (rollout time, users harmed, false rollbacks) and, with --goal,
+    the setting to use (docs/sweeps.md)."""
+    conditions = parse_goal(goal) if goal is not None else None
+    loaded = with_settings(as_scenario(scenario), settings)
+    plan = prepare_sweep(loaded, grids, seed=seed, replications=replications, out=out, goal=conditions)
     _announce(sweep_estimate([item.scenario for item in plan.pending()], plan.replications), force)
     run_executor = make_executor(executor, workers, scheduler)
     console = Console(stderr=True)
@@ -381,17 +597,39 @@ def sweep_command(
             "run the same command again to finish the rest"
         )
         sys.exit(130 if isinstance(stop, KeyboardInterrupt) else 1)
-    result = finish_sweep(plan, errors)
+    result = finish_sweep(plan, errors, conditions)
     out_console = Console()
     out_console.print(sweep_summary_table(result.table, [axis.path for axis in plan.axes]))
     if result.frontier is not None:
         group_axes = [axis.path for axis in plan.axes if not axis.is_strategy]
         out_console.print(frontier_table(result.frontier, group_axes))
+    if result.answer is not None:
+        out_console.print(goal_answer(result.answer))
     console.print(f"wrote {result.parquet} and {result.csv}")
     for message in result.errors.values():  # also failures saved by an earlier, resumed run
         click.echo(f"rollout-sim: {message}", err=True)
     if result.errors:
         sys.exit(1)
+
+
+@cli.group("scenario")
+def scenario_group() -> None:
+    """The bundled scenarios: copy one out to edit it (rollout-sim list scenarios names them)."""
+
+
+@scenario_group.command("copy")
+@click.argument("name")
+@click.argument("dest", required=False)
+@click.option("--force", is_flag=True, help="Replace DEST when it exists.")
+@_friendly
+def scenario_copy_command(name: str, dest: str | None, force: bool) -> None:
+    """Write the bundled scenario NAME out for editing, byte for byte (its comments too).
+
+    DEST: a file, or an existing folder (or a path ending in /) to write NAME.toml into; default
+    ./NAME.toml. An existing file is replaced only with --force; nothing is half-written."""
+    path = copy_scenario(name, dest, force)
+    click.echo(f"wrote {path}")
+    click.echo(f"edit it, then: rollout-sim compare {path}")
 
 
 @cli.command("validate")
@@ -636,6 +874,9 @@ def _first_comment(path: Any) -> str:
         if line.startswith("#"):
             return line.lstrip("# ").strip()
     return ""
+
+
+cli.add_command(report_command, "report")  # defined beside the report it writes (sim/report/command.py)
 
 
 def main() -> None:

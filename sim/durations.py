@@ -82,3 +82,11 @@ def compact_duration(seconds: float) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+def parse_duration_text(text: str) -> float:
+    """``parse_duration`` for text that may also be a bare number of seconds (an environment variable)."""
+    try:
+        return parse_duration(float(text))
+    except ValueError:
+        return parse_duration(text)

@@ -14,7 +14,7 @@ through ``guarded``:
   exception in other threads, which stops pure-Python loops).
 
 The budget is ``DEFAULT_BUDGET`` seconds, or ``ROLLOUT_SIM_PLUGIN_TIMEOUT``
-(seconds) from the environment, or ``set_budget()``.
+(a duration: ``30``, ``30s``, ``2m``) from the environment, or ``set_budget()``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from sim.durations import parse_duration_text
 
 T = TypeVar("T")
 
@@ -58,8 +60,8 @@ def budget() -> float:
 
 
 def _budget_from_environment() -> float:
-    try:
-        value = float(os.environ.get("ROLLOUT_SIM_PLUGIN_TIMEOUT", DEFAULT_BUDGET))
+    try:  # the command line refuses a bad value first; the Python API falls back to the default
+        value = parse_duration_text(os.environ.get("ROLLOUT_SIM_PLUGIN_TIMEOUT", str(DEFAULT_BUDGET)))
     except ValueError:
         return DEFAULT_BUDGET
     return value if 0 < value <= 86400 else DEFAULT_BUDGET

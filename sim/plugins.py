@@ -281,7 +281,8 @@ def strategy_judges(scenario: Scenario, spec: StrategySpec) -> dict[str, JudgeSp
         "max_slow_rate": analysis.max_slow_rate,
         "failure_limit": analysis.failure_limit,
         "min_requests": analysis.min_requests,
-        "window": analysis.window,
+        # Unset, the default window widens to one scrape (a shorter one set in the file is refused on load).
+        "window": max(analysis.window, scenario.telemetry.scrape_interval),
         "interval": scenario.telemetry.scrape_interval,
     }
     return {"analysis": JudgeSpec(use="threshold", params=params)}

@@ -19,6 +19,7 @@ from sim.results import Comparison, MetricSummary
 
 if TYPE_CHECKING:
     from sim.power import PowerCurve
+    from sim.sweeps import GoalAnswer, GoalChoice
 
 Formatter = Callable[[float, float], str]
 """Formats a value the way its companion ``like`` is formatted (a CI half-width like its mean)."""
@@ -54,10 +55,20 @@ ROWS: tuple[tuple[str, str, Formatter], ...] = (
 def _cells(summary: MetricSummary, fmt: Formatter) -> list[str]:
     if summary.n == 0:
         return ["-", "-", "-", "0"]
+    if fmt is _duration:  # one unit for the whole row (the mean's), so the numbers compare at a glance
+        unit = duration_unit(summary.mean)
+
+        def fmt(value: float, like: float | None = None) -> str:
+            return format_duration(value, unit)
+
     mean = fmt(summary.mean)
     if summary.ci95 is not None:
         mean += f" ± {fmt((summary.ci95[1] - summary.ci95[0]) / 2, summary.mean)}"
-    return [mean, fmt(summary.median), fmt(summary.p95), str(summary.n)]
+    return [mean, _or_dash(summary.median, fmt), _or_dash(summary.p95, fmt), str(summary.n)]
+
+
+def _or_dash(value: float | None, fmt: Formatter) -> str:
+    return "-" if value is None else fmt(value)
 
 
 def comparison_table(comparison: Comparison) -> Table:
@@ -136,16 +147,20 @@ def _compact(value: int) -> str:
     return f"{value / 1e6:,.1f}M" if value < 100_000_000 else f"{value / 1e6:,.0f}M"
 
 
-def timeline_table(name: str, timeline: pd.DataFrame) -> Table:
+def timeline_table(name: str, timeline: pd.DataFrame, end: str | None = None) -> Table:
     """The events of one run: exposure, errors and harm as they accumulate (cumulative counts, as of
-    the last tick of the data plane)."""
+    the last tick of the data plane); ``end`` says where and why the run ends (the caption)."""
     table = Table(
-        title=f"{escape(name)}: timeline (cumulative)", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True
+        title=f"{escape(name)}: timeline (cumulative)",
+        caption=None if end is None else escape(end),
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
     )
     headers = ("time", "weight", "new req", "new err", "harmed", "exposed", "users hurt", "event")
     for header in headers:
         if header == "event":
-            table.add_column(header, overflow="fold", min_width=16)  # wraps: the numbers must stay whole
+            table.add_column(header, overflow="fold", min_width=14)  # wraps: the numbers must stay whole
         else:
             table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for row in timeline.itertuples(index=False):
@@ -180,15 +195,21 @@ def _measure_text(metric: str, value: object) -> str:
 
 
 def sweep_summary_table(table: pd.DataFrame, axes: list[str], limit: int = 40) -> Table:
-    """Per grid point and strategy: users harmed and time to detect (defective), rollout time (healthy)."""
+    """Per grid point and strategy: users harmed and time to detect (defective), rollout time (healthy,
+    unfinished runs counted as the horizon), false rollbacks (healthy); completed when some did not."""
+    rollout = "rollout_time_s" if (table["measure"] == "rollout_time_s").any() else "rollout_duration_s"
     wanted = {
         ("defective", "blast_radius_users"): ("users harmed", _count),
         ("defective", "ttd_s"): ("time to detect", _duration),
-        ("healthy", "rollout_duration_s"): ("rollout time", _duration),
+        ("healthy", rollout): ("rollout time", _duration),
         ("healthy", "outcome_false_rollback"): ("false rollbacks", _percent),
+        ("healthy", "outcome_completed"): ("completed", _percent),
     }
     rows = table[[(r, m) in wanted for r, m in zip(table["release"], table["measure"], strict=True)]]
     wide = rows.pivot_table(index=["point", "strategy"], columns=["release", "measure"], values="mean", sort=False)
+    completed = ("healthy", "outcome_completed")
+    if completed in wide.columns and (wide[completed].dropna() >= 1.0).all():
+        wide = wide.drop(columns=[completed])  # every healthy run finished: nothing to say
     points = table.drop_duplicates("point").set_index("point")[axes]
     shown = Table(title=f"sweep: {table['point'].nunique()} points (means)", box=box.SIMPLE_HEAD, pad_edge=False)
     for header in [*map(axis_label, axes), "strategy"]:
@@ -196,8 +217,9 @@ def sweep_summary_table(table: pd.DataFrame, axes: list[str], limit: int = 40) -
     present = [key for key in wanted if key in wide.columns]
     for key in present:
         shown.add_column(wanted[key][0], justify="right")
+    formats = {key: _in(_unit_of(wide[key])) if wanted[key][1] is _duration else wanted[key][1] for key in present}
     for (point, strategy), values in list(wide.iterrows())[:limit]:
-        cells = [_measure_cell(values[key], wanted[key][1]) for key in present]
+        cells = [_measure_cell(values[key], formats[key]) for key in present]
         shown.add_row(*(escape(str(v)) for v in points.loc[point]), escape(strategy), *cells)
     if len(wide) > limit:
         shown.caption = f"first {limit} of {len(wide)} rows; the whole table is in the Parquet and CSV files"
@@ -213,16 +235,108 @@ def _measure_cell(value: float, fmt: Formatter) -> str:
     return "-" if pd.isna(value) else fmt(float(value))
 
 
+def _unit_of(values: object) -> str:
+    """One duration unit for a column: the unit of its largest value."""
+    finite = [abs(float(v)) for v in values if v is not None and not pd.isna(v)]  # type: ignore[attr-defined]
+    return duration_unit(max(finite)) if finite else "s"
+
+
+def _in(unit: str) -> Formatter:
+    def fmt(value: float, like: float | None = None) -> str:
+        return format_duration(value, unit)
+
+    return fmt
+
+
 def frontier_table(frontier: pd.DataFrame, group_axes: list[str]) -> Table:
-    """The Pareto frontier: settings not beaten on both rollout time and users harmed."""
-    shown = Table(title="Pareto frontier: rollout time (healthy) vs users harmed (defective)", box=box.SIMPLE_HEAD)
-    for header in [*map(axis_label, group_axes), "setting", "rollout time", "users harmed"]:
-        shown.add_column(escape(header), justify="right" if header in ("rollout time", "users harmed") else "left")
-    for row in frontier.itertuples(index=False):
-        values = list(row)
-        groups, setting, duration, harmed = values[: len(group_axes)], values[-3], values[-2], values[-1]
-        shown.add_row(*(escape(str(g)) for g in groups), escape(setting), _duration(duration), _count(harmed))
+    """The Pareto frontier: settings not beaten on all of rollout time, users harmed and false rollbacks."""
+    shown = Table(
+        title="Pareto frontier: no other setting beats these on all three",
+        caption="rollout time (unfinished runs count as the horizon) and false rollbacks: healthy release; "
+        "users harmed: defective release",
+        box=box.SIMPLE_HEAD,
+    )
+    partial = "completed" in frontier.columns and bool((frontier["completed"].dropna() < 1.0).any())
+    left = [*map(axis_label, group_axes), "setting"]
+    for header in [*left, "rollout time", *(["completed"] if partial else []), "users harmed", "false rb"]:
+        shown.add_column(escape(header), justify="left" if header in left else "right")
+    duration = _in(_unit_of(frontier["rollout_time"]))
+    for row in frontier.to_dict(orient="records"):
+        cells = [escape(str(row[path])) for path in group_axes]
+        cells += [escape(row["setting"]), _measure_cell(row["rollout_time"], duration)]
+        if partial:
+            cells.append(_measure_cell(row["completed"], _percent))
+        cells += [_measure_cell(row["users_harmed"], _count), _measure_cell(row["false_rollback"], _percent)]
+        shown.add_row(*cells)
     return shown
+
+
+def _goal_format(name: str, unit: str | None = None) -> Formatter:
+    from sim.sweeps import GOAL_MEASURES
+
+    kind = GOAL_MEASURES[name].kind
+    return _in(unit) if kind == "duration" and unit else {"count": _count, "share": _percent}.get(kind, _duration)
+
+
+def _goal_value(name: str, value: float | None, unit: str | None = None) -> str:
+    return "no value" if value is None else _goal_format(name, unit)(float(value))
+
+
+def goal_answer(answer: GoalAnswer) -> Group:
+    """Which setting meets the goal: per world (e.g. defect size) when the sweep has several, then the
+    answer for all of them, or plainly that none does and what came closest."""
+    conditions = ", ".join(map(str, answer.conditions))
+    names = list(dict.fromkeys(["rollout_time", *(c.name for c in answer.conditions)]))
+    choices = [c for _, best, near in answer.per_world for c in (best, near) if c is not None]
+    choices += [c for c in (answer.best, answer.closest, *answer.unmet.values()) if c is not None]
+    units = {name: _unit_of([c.values.get(name) for c in choices]) for name in names}
+    parts: list[Table | Text] = []
+    worlds = answer.group_axes
+    if worlds:
+        table = Table(title=f"goal {escape(conditions)}: the fastest setting meeting it", box=box.SIMPLE_HEAD)
+        for header in [*map(axis_label, worlds), "setting", *names]:
+            table.add_column(escape(header), justify="right" if header in names else "left")
+        for world, best, near in answer.per_world:
+            choice = best or near
+            label = "-" if choice is None else choice.setting if best else f"none; closest: {choice.setting}"
+            cells = [escape(str(world[path])) for path in worlds] + [escape(label)]
+            for name in names:
+                value = "-" if choice is None else _goal_value(name, choice.values.get(name), units[name])
+                missed = choice is not None and any(c.name == name for c in choice.misses)
+                cells.append(f"{escape(value)} ✗" if missed else escape(value))
+            table.add_row(*cells)
+        if any(near is not None for _, _, near in answer.per_world):
+            table.caption = "✗: misses its condition (means)"
+        parts.append(table)
+    every = f" at every {', '.join(map(axis_label, worlds))}" if len(answer.per_world) > 1 else ""
+
+    def value(choice: GoalChoice, name: str) -> str:
+        where = choice.where.get(name)
+        return _goal_value(name, choice.values.get(name), units.get(name)) + (f" at {where}" if where else "")
+
+    def details(choice: GoalChoice) -> list[str]:
+        lines = [f"    misses {c}: {value(choice, c.name)}" for c in choice.misses]
+        lines += [f"    meets {c}: {value(choice, c.name)}" for c in answer.conditions if c not in choice.misses]
+        if all(c.name != "rollout_time" for c in answer.conditions):
+            lines.append(f"    rollout time {value(choice, 'rollout_time')} (healthy release)")
+        return lines
+
+    if answer.best is not None:
+        lines = [f"answer: {answer.best.setting}", f"  the fastest setting meeting {conditions}{every}"]
+        lines += details(answer.best)
+    else:
+        lines = [f"answer: none; no setting meets {conditions}{every}"]
+        if answer.closest is not None:
+            lines += [f"  closest: {answer.closest.setting}", *details(answer.closest)]
+        for condition in answer.conditions:
+            near = answer.unmet.get(str(condition))
+            if near is not None:
+                lines.append(
+                    f"  {condition} is out of reach: no setting meets it even alone "
+                    f"(nearest: {value(near, condition.name)}, {near.setting})"
+                )
+    parts.append(Text("\n".join(lines)))
+    return Group(*parts)
 
 
 def power_table(curve: PowerCurve, weight: float, harm: float) -> Group:

@@ -7,12 +7,14 @@ one) and has a default where one makes sense; durations accept ``"90s"``,
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import re
 import tomllib
+import types
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -35,10 +37,10 @@ Duration = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*[smhd]\s*$"},
+                {"type": "string", "pattern": r"^\s*(\d+(\.\d+)?\s*[smhd]\s*)+$"},
                 {"type": "number", "minimum": 0},
             ],
-            "description": "a duration: '90s', '10m', '2h', '1d' or seconds",
+            "description": "a duration: '90s', '10m', '2h', '1d', '1h30m' or seconds",
         }
     ),
 ]
@@ -480,6 +482,12 @@ class Scenario(_Model):
         if defect is not None and defect.segment is not None and defect.segment not in segments:
             raise ValueError(f"release.defect.segment {defect.segment!r} is not one of {segments}")
         interval = self.telemetry.scrape_interval
+        analysis = self.detection.analysis
+        if "window" in analysis.model_fields_set and analysis.window < interval - 1e-9:
+            raise ValueError(
+                f"detection.analysis.window ({analysis.window:g} s) is shorter than telemetry.scrape_interval "
+                f"({interval:g} s)"
+            )
         if self.detection.slo_burn.enabled:
             for i, alert in enumerate(self.detection.slo_burn.alerts):
                 if alert.short < interval - 1e-9:
@@ -509,10 +517,66 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def _unwrap(annotation: Any) -> Any:
+    """The type under ``Annotated[...]`` and ``X | None``."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            options = [option for option in get_args(annotation) if option is not type(None)]
+            if len(options) != 1:
+                return annotation
+            annotation = options[0]
+        else:
+            return annotation
+
+
+def _known_fields(loc: tuple[Any, ...]) -> list[str]:
+    """The field names the table at ``loc`` accepts (``[]`` when it is not a table of the format)."""
+    node: Any = Scenario
+    for part in loc:
+        node = _unwrap(node)
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            fields = node.model_fields.items()
+            found = [field.annotation for name, field in fields if part in (name, field.alias)]
+            if not found:
+                return []
+            node = found[0]
+        elif get_origin(node) in (list, tuple) and get_args(node):
+            node = get_args(node)[0]
+        elif get_origin(node) is dict and len(get_args(node)) == 2:
+            node = get_args(node)[1]
+        else:
+            return []
+    node = _unwrap(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return [field.alias or name for name, field in node.model_fields.items()]
+    return []
+
+
+def closest(word: object, choices: Any) -> str | None:
+    """The closest of ``choices`` to ``word`` (difflib, as people mistype), or None."""
+    if not isinstance(word, str):
+        return None
+    names = [str(choice) for choice in choices]
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.6)
+    if not close:
+        close = [name for name in names if name.lower() == word.lower()]
+    return close[0] if close else None
+
+
+def suggestion(word: object, choices: Any) -> str:
+    """``"; did you mean 'release'?"`` for the closest of ``choices``, or ``""``."""
+    match = closest(word, choices)
+    return f"; did you mean {match!r}?" if match is not None else ""
+
+
 def _describe(error: dict[str, Any]) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
-        return "unknown field"
+        loc = tuple(error["loc"])
+        return "unknown field" + (suggestion(loc[-1], _known_fields(loc[:-1])) if loc else "")
     if error["type"] == "missing":
         return "required field is missing"
     shown = error.get("input")

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,14 +28,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.catalog import file_mode
+from sim.durations import compact_duration, parse_duration
 from sim.executors import Executor, LocalExecutor, Outcome
 from sim.experiments import Progress, as_scenario, collect, comparison_tasks
 from sim.grid import Axis, axes_from_table, parse_axis, points, variant
 from sim.measures import OUTCOMES
-from sim.pareto import pareto_frontier
 from sim.plugins import GROUP, check_strategies
-from sim.results import METRICS, StrategySummary
-from sim.scenario import Scenario, ScenarioError, split_file_reference
+from sim.results import METRICS, MetricSummary, StrategySummary
+from sim.scenario import Scenario, ScenarioError, split_file_reference, suggestion
 from sim.simulation import BLOCK_SIZE
 from sim.streaming import STREAM_ABOVE, StrategyStream
 
@@ -89,6 +92,7 @@ def _digest(document: Any) -> str:
 # Presentation only: these cannot change a number, so editing them must not
 # throw away a half-done sweep. Everything else in sim/ and strategies/ counts.
 _PRESENTATION = {"cli.py", "render.py", "__main__.py"}
+_PRESENTATION_PACKAGES = {"tui", "report"}  # sim/tui/, sim/report/: how results are shown, not what they are
 
 
 def code_version(scenario: Scenario) -> str:
@@ -98,7 +102,8 @@ def code_version(scenario: Scenario) -> str:
     for package in ("sim", "strategies"):
         root = Path(importlib_util.find_spec(package).origin).parent
         for path in sorted(root.rglob("*.py")):
-            if path.name not in _PRESENTATION and "tui" not in path.relative_to(root).parts:
+            folders = path.relative_to(root).parts[:-1]
+            if path.name not in _PRESENTATION and not _PRESENTATION_PACKAGES.intersection(folders):
                 digest.update(path.read_bytes())
     installed = {ep.name: ep for ep in entry_points(group=GROUP)}
     for strategy in scenario.strategies:
@@ -147,28 +152,45 @@ def write_atomically(path: Path, text: str) -> None:
         handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
+    os.chmod(handle.name, file_mode())  # a temporary file is private (0600): an ordinary file's mode instead
     os.replace(handle.name, path)
 
 
-def summary_rows(summaries: dict[str, StrategySummary]) -> list[dict[str, Any]]:
-    """Tidy rows (strategy x measure) of one item's summaries."""
+def _metric_row(name: str, measure: str, s: MetricSummary) -> dict[str, Any]:
+    low, high = s.ci95 if s.ci95 else (None, None)
+    return dict(
+        strategy=name, measure=measure, mean=s.mean, median=s.median, p95=s.p95, ci_low=low, ci_high=high, n=s.n
+    )
+
+
+def rollout_time(summary: StrategySummary, horizon: float) -> MetricSummary:
+    """Rollout time over every run: a run whose strategy never said it was done counts as the horizon
+    (a lower bound of what it cost). Exact mean; median, p95 and interval when the runs were kept."""
+    durations = summary.metrics["rollout_duration_s"]
+    unfinished = summary.replications - durations.n
+    if len(durations.values) == durations.n:  # the values were kept (not streamed)
+        values = np.concatenate([durations.values, np.full(unfinished, float(horizon))])
+        return MetricSummary.of(values)
+    if not summary.replications:
+        return MetricSummary.of([])
+    if not unfinished:  # streamed, every run finished: the durations' own summary
+        return durations
+    mean = ((durations.mean or 0.0) * durations.n + unfinished * horizon) / summary.replications
+    # The horizon is the largest value: a quantile that falls among the unfinished runs is the horizon.
+    finished_share = durations.n / summary.replications
+    median, p95 = (horizon if q > finished_share else None for q in (0.5, 0.95))
+    return MetricSummary(mean, median, p95, None, summary.replications, np.empty(0))
+
+
+def summary_rows(summaries: dict[str, StrategySummary], horizon: float | None = None) -> list[dict[str, Any]]:
+    """Tidy rows (strategy x measure) of one item's summaries; with ``horizon``, also ``rollout_time_s``
+    (every run, an unfinished one counted as the horizon)."""
     rows = []
     for name, summary in summaries.items():
         for metric in METRICS:
-            s = summary.metrics[metric]
-            low, high = s.ci95 if s.ci95 else (None, None)
-            rows.append(
-                dict(
-                    strategy=name,
-                    measure=metric,
-                    mean=s.mean,
-                    median=s.median,
-                    p95=s.p95,
-                    ci_low=low,
-                    ci_high=high,
-                    n=s.n,
-                )
-            )
+            rows.append(_metric_row(name, metric, summary.metrics[metric]))
+        if horizon is not None:
+            rows.append(_metric_row(name, "rollout_time_s", rollout_time(summary, horizon)))
         rows.append(dict(strategy=name, measure="detection_rate", mean=summary.detection_rate, n=summary.reached))
         for outcome in OUTCOMES:
             count = summary.outcomes[outcome]
@@ -230,7 +252,8 @@ def _write_item(
         summaries = (
             {name: StrategySummary.of(name, runs[runs["strategy"] == name]) for name in names} if len(runs) else {}
         )
-    document = {"id": item_id, "rows": summary_rows(summaries), "errors": errors}
+    horizon = plan.items[item_id].scenario.horizon
+    document = {"id": item_id, "rows": summary_rows(summaries, horizon), "errors": errors}
     write_atomically(plan.directory / "items" / f"{item_id}.json", json.dumps(document, default=float))
     return errors
 
@@ -309,6 +332,8 @@ class SweepResult:
     parquet: Path
     csv: Path
     errors: dict[str, str]
+    answer: GoalAnswer | None = None  # with a goal: the setting that meets it (docs/sweeps.md)
+    axes: tuple[Axis, ...] = ()  # the grid's axes, for other questions of the same table (answer_goal)
 
 
 def prepare_sweep(
@@ -318,8 +343,10 @@ def prepare_sweep(
     seed: int | None = None,
     replications: int | None = None,
     out: str | Path = "reports",
+    goal: list[Condition] | None = None,
 ) -> SweepPlan:
-    """The plan for a grid given as ``PATH=V1,V2`` strings, or else the scenario's [sweep] table."""
+    """The plan for a grid given as ``PATH=V1,V2`` strings, or else the scenario's [sweep] table; a ``goal``
+    is checked against it (before anything is written)."""
     axes = [parse_axis(option) for option in grid or ()]
     if not axes and scenario.sweep is not None:
         axes = axes_from_table(scenario.sweep.grid)
@@ -330,6 +357,8 @@ def prepare_sweep(
         replications = scenario.sweep.replications if scenario.sweep and scenario.sweep.replications else None
     replications = replications or scenario.replications
     plan = plan_sweep(scenario, axes, scenario.seed if seed is None else seed, replications, Path(out))
+    if goal:
+        check_goal(goal, plan)
     check_writable(plan.directory)
     return plan
 
@@ -363,12 +392,15 @@ def _check_axes(axes: list[Axis], source: str) -> None:
         raise ScenarioError("\n".join(problems))
 
 
-def finish_sweep(plan: SweepPlan, errors: dict[str, str]) -> SweepResult:
-    """Assemble the table from the saved items, write Parquet and CSV, find the frontier."""
+def finish_sweep(plan: SweepPlan, errors: dict[str, str], goal: list[Condition] | None = None) -> SweepResult:
+    """Assemble the table from the saved items, write Parquet and CSV, find the frontier (and the
+    setting that meets ``goal``)."""
     table = sweep_table(plan)
     parquet, csv = write_table(table, plan.out, plan.name)
-    frontier = pareto_frontier(table, plan.axes) if (table["release"] == "defective").any() else None
-    return SweepResult(table, frontier, plan.directory, parquet, csv, {**saved_errors(plan), **errors})
+    frontier = sweep_frontier(table, plan.axes) if (table["release"] == "defective").any() else None
+    answer = answer_goal(table, plan.axes, goal) if goal and len(table) else None
+    errors = {**saved_errors(plan), **errors}
+    return SweepResult(table, frontier, plan.directory, parquet, csv, errors, answer, tuple(plan.axes))
 
 
 def sweep(
@@ -380,8 +412,301 @@ def sweep(
     out: str | Path = "reports",
     executor: Executor | None = None,
     progress: Progress | None = None,
+    goal: str | None = None,
 ) -> SweepResult:
-    """Run (or resume) a sweep; the same operation as ``rollout-sim sweep``."""
-    plan = prepare_sweep(as_scenario(scenario), grid, seed=seed, replications=replications, out=out)
+    """Run (or resume) a sweep; the same operation as ``rollout-sim sweep``. ``goal``: conditions such as
+    ``"users_harmed<=500,false_rollback<=0.05"``; ``SweepResult.answer`` then says which setting meets them."""
+    conditions = parse_goal(goal) if goal is not None else None
+    plan = prepare_sweep(as_scenario(scenario), grid, seed=seed, replications=replications, out=out, goal=conditions)
     errors = run_sweep(plan, executor or LocalExecutor(), progress)
-    return finish_sweep(plan, errors)
+    return finish_sweep(plan, errors, conditions)
+
+
+# -- which setting should I use? the frontier and goals ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GoalMeasure:
+    """A measure a goal (and the frontier) can name: where it comes from in the sweep's table."""
+
+    release: str  # "defective" or "healthy"
+    measure: str  # the table's measure
+    kind: str  # count, share or duration: how a limit is written and shown
+    about: str
+
+
+GOAL_MEASURES: dict[str, GoalMeasure] = {
+    "users_harmed": GoalMeasure("defective", "blast_radius_users", "count", "distinct users harmed"),
+    "users_harmed_share": GoalMeasure("defective", "blast_radius_share", "share", "share of the population harmed"),
+    "requests_harmed": GoalMeasure("defective", "blast_radius_requests", "count", "requests harmed"),
+    "users_exposed": GoalMeasure("defective", "exposed_users", "count", "distinct users served the new version"),
+    "users_exposed_share": GoalMeasure("defective", "exposed_share", "share", "share of the population exposed"),
+    "detection": GoalMeasure("defective", "detection_rate", "share", "detected runs over runs the defect reached"),
+    "ttd": GoalMeasure("defective", "ttd_s", "duration", "time to detection from onset (detected runs)"),
+    "ttm": GoalMeasure("defective", "ttm_s", "duration", "time to mitigation from onset (detected runs)"),
+    "escaped": GoalMeasure("defective", "outcome_escaped", "share", "share of runs never rolled back"),
+    "false_rollback": GoalMeasure(
+        "healthy", "outcome_false_rollback", "share", "share of healthy releases rolled back"
+    ),
+    "rollout_time": GoalMeasure(
+        "healthy", "rollout_time_s", "duration", "time to 100% on the healthy release (unfinished: the horizon)"
+    ),
+    "completed": GoalMeasure("healthy", "outcome_completed", "share", "share of healthy releases finished and kept"),
+}
+FRONTIER_OBJECTIVES = ("rollout_time", "users_harmed", "false_rollback")
+"""What the frontier minimises: no setting on it is beaten on all three by another of its group."""
+MAX_CONDITIONS = 20
+_OPERATORS = ("<=", ">=", "<", ">")
+
+
+@dataclass(frozen=True)
+class Condition:
+    name: str  # a GOAL_MEASURES key
+    operator: str  # <=, <, >=, >
+    limit: float
+
+    @property
+    def at_most(self) -> bool:
+        return self.operator in ("<=", "<")
+
+    def holds(self, value: float | None) -> bool:
+        if value is None or pd.isna(value):
+            return False  # no value (e.g. never detected): it cannot meet a limit
+        return {
+            "<=": value <= self.limit,
+            "<": value < self.limit,
+            ">=": value >= self.limit,
+            ">": value > self.limit,
+        }[self.operator]
+
+    def shortfall(self, value: float | None) -> float:
+        """0 when it holds; otherwise how far off, relative to the limit (inf without a value)."""
+        if self.holds(value):
+            return 0.0
+        if value is None or pd.isna(value):
+            return math.inf
+        scale = max(abs(self.limit), {"count": 1.0, "share": 0.001, "duration": 1.0}[GOAL_MEASURES[self.name].kind])
+        return max(abs(float(value) - self.limit) / scale, 1e-12)
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.operator}{format_limit(self.name, self.limit)}"
+
+
+def format_limit(name: str, value: float) -> str:
+    kind = GOAL_MEASURES[name].kind
+    if kind == "duration":
+        return compact_duration(value) if value > 0 else "0s"
+    return f"{value:g}"
+
+
+def parse_goal(text: str) -> list[Condition]:
+    """``users_harmed<=500,false_rollback<=0.05`` -> conditions; a malformed goal raises ScenarioError (one
+    line). Shares take 0.05 or 5%; durations 600, 10m or 1h30m; counts a number >= 0."""
+    shown = text if len(text) <= 80 else text[:77] + "..."
+    parts = [part.strip() for part in text.split(",")]
+    if not text.strip() or any(not part for part in parts):
+        raise ScenarioError(
+            f"--goal {shown!r}: expected conditions like users_harmed<=500,false_rollback<=0.05 (empty condition)"
+        )
+    if len(parts) > MAX_CONDITIONS:
+        raise ScenarioError(f"--goal: at most {MAX_CONDITIONS} conditions, got {len(parts)}")
+    return [_condition(part, shown) for part in parts]
+
+
+def _condition(part: str, shown: str) -> Condition:
+    match = re.fullmatch(r"\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(<=|>=|=<|=>|==|=|<|>|!=)\s*(\S.*?)\s*", part)
+    names = ", ".join(GOAL_MEASURES)
+    if match is None:
+        raise ScenarioError(f"--goal {shown!r}: {part[:40]!r} is not MEASURE<=VALUE (or <, >=, >); measures: {names}")
+    name, operator, limit_text = match.groups()
+    if name not in GOAL_MEASURES:
+        raise ScenarioError(
+            f"--goal {shown!r}: unknown measure {name!r}{suggestion(name, GOAL_MEASURES)} (measures: {names})"
+        )
+    if operator not in _OPERATORS:
+        raise ScenarioError(f"--goal {shown!r}: {part[:40]!r}: use <=, <, >= or >, not {operator}")
+    return Condition(name, operator, _limit(name, limit_text, shown))
+
+
+def _limit(name: str, text: str, shown: str) -> float:
+    kind = GOAL_MEASURES[name].kind
+    try:
+        if kind == "duration":
+            number = float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else text
+            value = parse_duration(number)
+        elif kind == "share" and text.endswith("%"):
+            value = float(text[:-1]) / 100.0
+        else:
+            value = float(text)
+    except ValueError:
+        expected = {
+            "count": "a number",
+            "share": "a share like 0.05 or 5%",
+            "duration": "a duration like 600, 10m or 1h30m",
+        }
+        raise ScenarioError(f"--goal {shown!r}: {name}: expected {expected[kind]}, got {text[:40]!r}") from None
+    if not math.isfinite(value) or value < 0 or (kind == "share" and value > 1):
+        bounds = "a share in [0, 1] (or 0% to 100%)" if kind == "share" else "a finite number >= 0"
+        raise ScenarioError(f"--goal {shown!r}: {name}: the limit must be {bounds}, got {text[:40]!r}")
+    return value
+
+
+def check_goal(conditions: list[Condition], plan: SweepPlan) -> None:
+    """Before the work: a condition on the defective release needs a defective release to measure."""
+    if any(point.defective for point in plan.points):
+        return
+    defective = [str(c) for c in conditions if GOAL_MEASURES[c.name].release == "defective"]
+    if defective:
+        raise ScenarioError(
+            f"--goal {defective[0]}: {plan.name}'s release is healthy at every grid point, so there is no "
+            "defective release to measure (add release.defect, or --grid release.defect.harm=...)"
+        )
+
+
+def settings_table(table: pd.DataFrame, axes: list[Axis]) -> pd.DataFrame:
+    """One row per setting of the world (the axes that do not touch a strategy, e.g. the defect size) and
+    strategy setting: ``setting`` (its label) and a column per GOAL_MEASURES name (means)."""
+    strategy_axes = [a.path for a in axes if a.is_strategy]
+    group_axes = [a.path for a in axes if not a.is_strategy]
+    keys = ["point", "strategy"]
+    wanted = {(m.release, m.measure): name for name, m in GOAL_MEASURES.items()}
+    if not (table["measure"] == "rollout_time_s").any():  # a table from before rollout_time_s existed
+        wanted[("healthy", "rollout_duration_s")] = "rollout_time"
+    rows = table[[(r, m) in wanted for r, m in zip(table["release"], table["measure"], strict=True)]]
+    wide = rows.pivot(index=keys, columns=["release", "measure"], values="mean")
+    wide.columns = [wanted[column] for column in wide.columns]
+    wide = wide.reindex(columns=list(GOAL_MEASURES)).reset_index()
+    values = table[[*keys, *strategy_axes, *group_axes]].drop_duplicates(keys)
+    wide = wide.merge(values, on=keys, how="left")
+    wide["setting"] = [_setting(row, strategy_axes) for row in wide.to_dict(orient="records")]
+    wide["world"] = [json.dumps([row[path] for path in group_axes], default=str) for row in wide.to_dict("records")]
+    # A strategy not touched by a strategy axis is the same at every point of a world: once.
+    wide = wide.drop_duplicates(["world", "setting"], ignore_index=True)
+    return wide[["world", *group_axes, "setting", "strategy", *GOAL_MEASURES]]
+
+
+def _setting(row: dict[str, Any], strategy_axes: list[str]) -> str:
+    own = []
+    for path in strategy_axes:
+        parts = path.split(".")
+        if parts[1] == row["strategy"]:
+            param = ".".join(parts[2:]).removeprefix("params.")
+            own.append(f"{param}={row[path]}")
+    return row["strategy"] + (f" ({', '.join(own)})" if own else "")
+
+
+def sweep_frontier(table: pd.DataFrame, axes: list[Axis]) -> pd.DataFrame:
+    """Per setting of the world axes: the strategy settings that no other beats on all of rollout time
+    (healthy release, unfinished runs at the horizon), users harmed (defective release) and false-rollback
+    rate (healthy release): beaten means no worse on the three and better on one."""
+    group_axes = [a.path for a in axes if not a.is_strategy]
+    columns = [*group_axes, "setting", *FRONTIER_OBJECTIVES, "completed"]
+    settings = settings_table(table, axes)
+    kept = []
+    for _, group in settings.groupby("world", sort=False):
+        objectives = group[list(FRONTIER_OBJECTIVES)].to_numpy(dtype=float)
+        for index, row in enumerate(objectives):
+            if np.isnan(row).any():  # a value missing (a strategy that failed): not comparable
+                continue
+            others = np.delete(objectives, index, axis=0)
+            others = others[~np.isnan(others).any(axis=1)]
+            beaten = ((others <= row).all(axis=1) & (others < row).any(axis=1)).any()
+            if not beaten:
+                kept.append(group.index[index])
+    result = settings.loc[kept]
+    order = result.assign(_world=pd.Categorical(result["world"], categories=list(dict.fromkeys(settings["world"]))))
+    order = order.sort_values(["_world", "rollout_time", "users_harmed", "false_rollback"], kind="stable")
+    return order[columns].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class GoalChoice:
+    """A setting and its values (the worst over the worlds it was judged in)."""
+
+    setting: str
+    values: dict[str, float | None]  # goal measure -> value (rollout_time always present)
+    where: dict[str, str]  # goal measure -> the world of that worst value ("harm=0.005"), when several
+    misses: tuple[Condition, ...]  # the conditions it does not meet (empty: it meets the goal)
+    shortfall: float  # 0 when it meets the goal
+
+
+@dataclass(frozen=True)
+class GoalAnswer:
+    """The fastest setting meeting every condition in every world of the sweep (``best``), or, when none
+    does, the ``closest`` one; the same per world (``per_world``); conditions no setting meets alone."""
+
+    conditions: tuple[Condition, ...]
+    group_axes: tuple[str, ...]
+    best: GoalChoice | None
+    closest: GoalChoice | None
+    unmet: dict[str, GoalChoice]  # str(condition) -> the setting closest to meeting it alone
+    per_world: list[tuple[dict[str, Any], GoalChoice | None, GoalChoice | None]]  # world, best, closest
+
+
+def answer_goal(table: pd.DataFrame, axes: list[Axis], conditions: list[Condition]) -> GoalAnswer:
+    """Which setting meets the goal: the lowest rollout time (healthy release) among the settings meeting
+    every condition, in every world of the sweep (the worst value over the world axes, e.g. defect sizes:
+    a setting is chosen before the defect is known); ties go to fewer users harmed. Means throughout."""
+    group_axes = [a.path for a in axes if not a.is_strategy]
+    settings = settings_table(table, axes)
+    per_world = []
+    for _, group in settings.groupby("world", sort=False):
+        world = {path: group.iloc[0][path] for path in group_axes}
+        choices = [_judge(conditions, rows, group_axes) for _, rows in group.groupby("setting", sort=False)]
+        per_world.append((world, *_pick(choices)))
+    choices = [_judge(conditions, rows, group_axes) for _, rows in settings.groupby("setting", sort=False)]
+    best, closest = _pick(choices)
+    unmet = {}
+    if best is None:
+        for condition in conditions:
+            alone = [_judge([condition], rows, group_axes) for _, rows in settings.groupby("setting", sort=False)]
+            met, near = _pick(alone)
+            if met is None and near is not None:
+                unmet[str(condition)] = near
+    return GoalAnswer(tuple(conditions), tuple(group_axes), best, closest, unmet, per_world)
+
+
+def _judge(conditions: list[Condition], rows: pd.DataFrame, group_axes: list[str]) -> GoalChoice:
+    """One setting's worst values over its worlds, and how it fares against each condition."""
+
+    def worst(name: str, at_most: bool) -> tuple[float | None, int]:
+        column = rows[name].astype(float).to_numpy()
+        if np.isnan(column).any():  # no value in some world (never detected there): that is the worst
+            return None, int(np.flatnonzero(np.isnan(column))[0])
+        position = int(np.argmax(column) if at_most else np.argmin(column))
+        return float(column[position]), position
+
+    values: dict[str, float | None] = {}
+    where: dict[str, str] = {}
+    shown = [(c.name, c.at_most) for c in conditions] + [("rollout_time", True), ("users_harmed", True)]
+    for name, at_most in shown:
+        if name in values:
+            continue
+        values[name], position = worst(name, at_most)
+        if group_axes and rows[name].nunique(dropna=False) > 1:  # say where only when it differs by world
+            row = rows.iloc[position]
+            where[name] = ", ".join(f"{axis_name(path)}={row[path]}" for path in group_axes)
+    judged = [(c, worst(c.name, c.at_most)[0]) for c in conditions]
+    misses = tuple(c for c, value in judged if not c.holds(value))
+    shortfall = max((c.shortfall(value) for c, value in judged), default=0.0)
+    return GoalChoice(str(rows.iloc[0]["setting"]), values, where, misses, shortfall)
+
+
+def _pick(choices: list[GoalChoice]) -> tuple[GoalChoice | None, GoalChoice | None]:
+    """(the fastest meeting every condition, None) or (None, the closest to meeting them)."""
+
+    def speed(choice: GoalChoice) -> tuple[float, float]:
+        rollout, harmed = choice.values.get("rollout_time"), choice.values.get("users_harmed")
+        return (math.inf if rollout is None else rollout, math.inf if harmed is None else harmed)
+
+    meeting = [choice for choice in choices if not choice.misses]
+    if meeting:
+        return min(meeting, key=speed), None
+    if not choices:
+        return None, None
+    return None, min(choices, key=lambda choice: (choice.shortfall, *speed(choice)))
+
+
+def axis_name(path: str) -> str:
+    """A grid path as a short name: ``harm`` for release.defect.harm."""
+    return path.rsplit(".", 1)[-1]

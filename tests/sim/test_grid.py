@@ -48,7 +48,7 @@ def test_a_path_can_create_a_defect_on_a_healthy_base() -> None:
 
 
 def test_unknown_names_and_bad_values_name_the_point() -> None:
-    with pytest.raises(ScenarioError, match="no 'nope' in this list"):
+    with pytest.raises(ScenarioError, match="no strategy 'nope' in strategies"):
         variant(scenario_dict(), {"strategies.nope.bake": "5m"}, "t")
     with pytest.raises(ScenarioError, match=r"t \[traffic.rate=-1\]: traffic.rate: Input should be greater than 0"):
         variant(scenario_dict(), {"traffic.rate": -1}, "t")

@@ -112,3 +112,15 @@ def test_a_judge_window_shorter_than_the_scrape_interval_is_refused_naming_the_f
         check_strategies(scenario_from_dict(data))
     data["telemetry"]["scrape_interval"] = "30s"
     check_strategies(scenario_from_dict(data))
+
+
+def test_the_default_analysis_window_widens_to_the_scrape_interval_and_a_shorter_one_set_is_refused() -> None:
+    from sim.plugins import strategy_judges
+    from sim.scenario import ScenarioError, scenario_from_dict
+    from tests.generators import scenario_dict
+
+    scenario = scenario_from_dict(scenario_dict(telemetry={"scrape_interval": "5m"}))
+    assert strategy_judges(scenario, scenario.strategies[0])["analysis"].params["window"] == 300.0
+    data = scenario_dict(telemetry={"scrape_interval": "5m"}, detection={"analysis": {"window": "1m"}})
+    with pytest.raises(ScenarioError, match=r"detection\.analysis\.window \(60 s\) is shorter than telemetry"):
+        scenario_from_dict(data)

@@ -10,13 +10,14 @@ import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from sim.cli import cli
 from sim.executors import InlineExecutor, LocalExecutor, Outcome, Task
-from sim.grid import parse_axis
+from sim.grid import Axis, parse_axis
 from sim.measures import OUTCOMES
 from sim.pareto import pareto_frontier
 from sim.results import METRICS
@@ -61,7 +62,7 @@ class Counting:
 
 def test_the_table_is_tidy(tmp_path: Path) -> None:
     table = sweep(tmp_path)
-    measures = len(METRICS) + 1 + len(OUTCOMES)
+    measures = len(METRICS) + 2 + len(OUTCOMES)  # + rollout_time_s and detection_rate
     # 4 points x 2 strategies x (defective + healthy) x measures
     assert len(table) == 4 * 2 * 2 * measures
     assert list(table.columns[:6]) == ["point", *(a.path for a in AXES), "release", "strategy", "measure"]
@@ -249,7 +250,7 @@ def test_list_values_make_one_point_each(tmp_path: Path) -> None:
         (["strategies.1.bake=5m,10m"], "name the strategy"),
         (["strategies.canary.bake=5m", "strategies.canary.bake=10m"], "given more than once"),
         (["seed=1,2"], "seed is set by the sweep"),
-        (["strategies.canary.steps.7=0.1"], "no '7' in this list"),
+        (["strategies.canary.steps.7=0.1"], "no item '7': strategies.canary.steps has 2 items (0 to 1)"),
     ],
 )
 def test_bad_grids_are_bad_input(tmp_path: Path, grids: list[str], message: str) -> None:
@@ -287,3 +288,175 @@ def test_a_changed_strategy_file_starts_a_new_sweep_folder(tmp_path: Path) -> No
     before = plan_sweep(scenario, axes, seed=3, replications=64, out=tmp_path).directory
     mine.write_text(source.read_text() + "\n# changed\n")
     assert plan_sweep(scenario, axes, seed=3, replications=64, out=tmp_path).directory != before
+
+
+# -- which setting should I use: rollout time over every run, the frontier with false rollbacks, goals ---------------
+
+
+def tidy(settings: dict[str, dict[str, float]], world: str = "release.defect.harm", worlds=(0.01,)) -> pd.DataFrame:
+    """A sweep table from ``{strategy: {measure: mean}}`` (one point per world; a measure of the healthy release
+    is named ``healthy:MEASURE``), strategies told apart by name."""
+    rows = []
+    for point, value in enumerate(worlds):
+        for strategy, measures in settings.items():
+            for key, mean in measures.items():
+                release, _, measure = key.rpartition(":")
+                mean = mean[point] if isinstance(mean, tuple) else mean
+                rows.append(
+                    {"point": point, world: value, "release": release or "defective", "strategy": strategy,
+                     "measure": measure, "mean": mean}
+                )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def setting(rollout: float, harmed, false_rollback: float = 0.0, **more) -> dict[str, float]:
+    return {
+        "healthy:rollout_time_s": rollout,
+        "healthy:outcome_false_rollback": false_rollback,
+        "healthy:outcome_completed": 1.0 - false_rollback,
+        "blast_radius_users": harmed,
+        **more,
+    }
+
+
+def test_rollout_time_counts_a_run_that_did_not_finish_as_the_horizon() -> None:
+    from sim.results import StrategySummary
+    from sim.sweeps import rollout_time, summary_rows
+
+    runs = pd.DataFrame(
+        {
+            "rollout_duration_s": [600.0, None, None, 1200.0],
+            "onset_s": [None] * 4,
+            "detection_s": [None] * 4,
+            "outcome": ["completed", "false_rollback", "stalled", "completed"],
+            "caught_by": [None] * 4,
+            "caught_late": [False] * 4,
+            **{metric: [0.0] * 4 for metric in METRICS if metric != "rollout_duration_s"},
+        }
+    )
+    summary = StrategySummary.of("c", runs)
+    time = rollout_time(summary, horizon=3600.0)
+    assert time.mean == (600 + 3600 + 3600 + 1200) / 4 and time.n == 4 and time.median == 2400.0
+    assert summary.metrics["rollout_duration_s"].mean == 900.0  # over the finished runs only, as before
+    rows = {row["measure"]: row for row in summary_rows({"c": summary}, 3600.0)}
+    assert rows["rollout_time_s"]["mean"] == time.mean and rows["rollout_duration_s"]["n"] == 2
+
+
+def test_rollout_time_of_a_streamed_summary_is_the_exact_mean() -> None:
+    from sim.results import MetricSummary, StrategySummary
+    from sim.sweeps import rollout_time
+
+    empty = np.empty(0)
+    metrics = {metric: MetricSummary(None, None, None, None, 0, empty) for metric in METRICS}
+    metrics["rollout_duration_s"] = MetricSummary(600.0, 600.0, 600.0, None, 3, empty, 0.0)  # values not kept
+    summary = StrategySummary("c", 4, metrics, None, 0, 0, dict.fromkeys(OUTCOMES, 0))
+    time = rollout_time(summary, horizon=1000.0)
+    assert time.mean == (3 * 600 + 1000) / 4 and time.median is None and time.n == 4
+
+
+def test_a_setting_that_rolls_back_healthy_releases_is_not_on_the_frontier_for_free() -> None:
+    from sim.sweeps import sweep_frontier
+
+    table = tidy(
+        {
+            "careful": setting(1800.0, 100.0),
+            # finishes its healthy runs in 10 minutes, but rolls back half of them: those count as the horizon
+            "jumpy": setting(0.5 * 600 + 0.5 * 14400, 100.0, false_rollback=0.5),
+            "fast": setting(0.0, 5000.0),
+            "nervous": setting(900.0, 100.0, false_rollback=0.2),  # faster than careful: kept, it trades
+        }
+    )
+    frontier = sweep_frontier(table, [Axis("release.defect.harm", (0.01,))])
+    assert list(frontier["setting"]) == ["fast", "nervous", "careful"]
+    assert list(frontier.columns) == ["release.defect.harm", "setting", "rollout_time", "users_harmed",
+                                      "false_rollback", "completed"]  # fmt: skip
+
+
+def test_the_frontier_and_the_goal_read_the_sweep_table(tmp_path: Path) -> None:
+    from sim.sweeps import answer_goal, parse_goal, sweep_frontier
+
+    table = sweep(tmp_path)
+    frontier = sweep_frontier(table, AXES)
+    assert set(frontier["release.defect.harm"]) == {0.02, 0.1}
+    assert frontier["false_rollback"].notna().all() and (frontier["rollout_time"] >= 0).all()
+    answer = answer_goal(table, AXES, parse_goal("users_harmed<=1e9"))
+    assert answer.best is not None and answer.best.setting == "bigbang"  # the fastest, when harm does not matter
+
+
+def test_a_goal_picks_the_fastest_setting_meeting_every_condition_in_every_world() -> None:
+    from sim.sweeps import answer_goal, parse_goal
+
+    table = tidy(
+        {
+            "bigbang": setting(0.0, (800.0, 5000.0)),
+            "canary (bake=5m)": setting(900.0, (600.0, 40.0)),
+            "canary (bake=20m)": setting(3600.0, (300.0, 40.0)),
+            "canary (bake=1h)": setting(7200.0, (100.0, 40.0), false_rollback=0.1),
+        },
+        worlds=(0.005, 0.1),
+    )
+    axes = [Axis("release.defect.harm", (0.005, 0.1))]
+    answer = answer_goal(table, axes, parse_goal("users_harmed<=500,false_rollback<=0.05"))
+    assert answer.best is not None and answer.best.setting == "canary (bake=20m)"
+    assert answer.best.values == {"users_harmed": 300.0, "false_rollback": 0.0, "rollout_time": 3600.0}
+    assert answer.best.where == {"users_harmed": "harm=0.005"}  # the worst world; rollout time is the same in both
+    per_world = {world["release.defect.harm"]: best.setting for world, best, _ in answer.per_world}
+    assert per_world == {0.005: "canary (bake=20m)", 0.1: "canary (bake=5m)"}
+    lenient = answer_goal(table, axes, parse_goal("users_harmed<=5000"))
+    assert lenient.best is not None and lenient.best.setting == "bigbang"
+
+
+def test_when_no_setting_meets_the_goal_the_answer_says_which_came_closest() -> None:
+    from sim.sweeps import answer_goal, parse_goal
+
+    table = tidy(
+        {
+            "bigbang": setting(0.0, 5000.0),
+            "canary (bake=5m)": setting(900.0, 600.0),
+            "canary (bake=1h)": setting(3600.0, 150.0, false_rollback=0.2),
+        }
+    )
+    answer = answer_goal(
+        table, [Axis("release.defect.harm", (0.01,))], parse_goal("users_harmed<=100,false_rollback<=0.05")
+    )
+    assert answer.best is None
+    assert answer.closest is not None and answer.closest.setting == "canary (bake=1h)"  # 50% over, not 500%
+    assert [str(c) for c in answer.closest.misses] == ["users_harmed<=100", "false_rollback<=0.05"]
+    assert list(answer.unmet) == ["users_harmed<=100"]  # no setting meets it even alone; false rollbacks can be met
+    assert answer.unmet["users_harmed<=100"].values["users_harmed"] == 150.0
+
+
+def test_a_condition_without_a_value_is_not_met() -> None:
+    from sim.sweeps import answer_goal, parse_goal
+
+    table = tidy({"blind": setting(0.0, 10.0, ttd_s=float("nan")), "sees": setting(60.0, 10.0, ttd_s=120.0)})
+    answer = answer_goal(table, [Axis("release.defect.harm", (0.01,))], parse_goal("ttd<=10m"))
+    assert answer.best is not None and answer.best.setting == "sees"
+
+
+def test_a_goal_reads_its_limits_in_their_units() -> None:
+    from sim.sweeps import parse_goal
+
+    assert [str(c) for c in parse_goal("ttd<=1h30m,detection>=95%,users_harmed<1e3")] == [
+        "ttd<=1h30m",
+        "detection>=0.95",
+        "users_harmed<1000",
+    ]
+
+
+def test_streamed_rollout_time_counts_unfinished_runs_as_the_horizon() -> None:
+    import numpy as np
+
+    from sim.results import MetricSummary, StrategySummary
+    from sim.sweeps import rollout_time
+
+    def summary(finished: int) -> StrategySummary:
+        durations = MetricSummary(100.0, 100.0, 100.0, None, finished, np.empty(0))  # streamed: no values
+        return StrategySummary("s", 10, {"rollout_duration_s": durations}, None, 0, 0, {})
+
+    most_unfinished = rollout_time(summary(4), 1000.0)
+    assert most_unfinished.mean == (4 * 100.0 + 6 * 1000.0) / 10
+    assert most_unfinished.median == 1000.0 and most_unfinished.p95 == 1000.0 and most_unfinished.n == 10
+    most_finished = rollout_time(summary(9), 1000.0)
+    assert most_finished.median is None and most_finished.p95 == 1000.0  # the median lies among unknown values
+    assert rollout_time(summary(10), 1000.0).median == 100.0
