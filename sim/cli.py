@@ -846,8 +846,10 @@ def list_command(what: str, verbose: bool) -> None:
             click.echo(f"  {name:<16} {target}")
     if what in ("scenarios", "all"):
         click.echo("scenarios:")
-        for name, path in bundled_scenarios().items():
-            click.echo(f"  {name:<16} {_first_comment(path)}")
+        bundled = bundled_scenarios()
+        width = max(map(len, bundled), default=0)
+        for name, path in bundled.items():
+            click.echo(f"  {name:<{width}} {_first_comment(path)}")
     if what in ("watchers", "detectors", "all"):
         click.echo("watchers (owned by the scenario, watching every strategy):")
         for name, text in WATCHERS.items():
