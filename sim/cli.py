@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import click
-import pandas as pd
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -463,69 +462,16 @@ def run_command(
         specs = select_strategies(loaded, strategies)
         check_strategies(loaded, specs)
         _announce(estimate(loaded, specs, 1), force)
-        result, ends = _marked(
-            run(loaded, seed=seed, replication=replication, strategies=strategies, every=every), loaded
-        )
+        result = run(loaded, seed=seed, replication=replication, strategies=strategies, every=every)
 
         def show(console: Console) -> None:
             for name, frame in result.timeline.groupby("strategy", sort=False):
-                console.print(timeline_table(name, frame, ends.get(name)))
+                end = result.ends.get(name)
+                console.print(timeline_table(name, frame, end and f"ends {format_clock(end.time_s)}: {end.why}"))
             if len(result.measures):
                 console.print(measures_table(result.measures))
 
         _finish(result, out, show)
-
-
-def _time(value: Any) -> float | None:
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
-
-
-def _marked(result: RunResult, scenario: Scenario) -> tuple[RunResult, dict[str, str]]:
-    """The timeline with the detection marked (``detected by X``, or ``false alarm by X``) and no row after
-    the run's end: the mitigation when the defect's harm does not persist (nothing can change after it:
-    no exposure, no harm, no alarm, no decision), else the horizon. Also, per strategy, where it ends."""
-    persistent = bool(scenario.release.defect and scenario.release.defect.persistent)
-    measures = {row["strategy"]: row for row in result.measures.to_dict(orient="records")}
-    frames, ends = [], {}
-    for name, frame in result.timeline.groupby("strategy", sort=False):
-        measure = measures.get(name)
-        if measure is None:  # the strategy failed: its timeline as it was
-            frames.append(frame)
-            continue
-        mitigation = _time(measure["mitigation_s"])
-        if mitigation is not None and not persistent:
-            end = mitigation
-            ends[name] = f"ends {format_clock(end)}: mitigated, nothing changes after"
-        else:
-            end = scenario.horizon
-            why = " (its harm persists after the mitigation)" if mitigation is not None else ""
-            ends[name] = f"ends {format_clock(end)}: the horizon{why}"
-        rows = [row for row in frame.to_dict(orient="records") if row["time_s"] <= end + 1e-9]
-        detection, alarm = _time(measure["detection_s"]), _time(measure["alarm_s"])
-        if detection is not None:
-            _mark(rows, detection, str(measure["caught_by"]), f"detected by {measure['caught_by']}")
-        elif alarm is not None and measure["outcome"] == "false_rollback":
-            _mark(rows, alarm, str(measure["alarm_by"]), f"false alarm by {measure['alarm_by']}")
-        frames.append(pd.DataFrame(rows, columns=frame.columns))
-    timeline = pd.concat(frames, ignore_index=True) if frames else result.timeline
-    return dataclasses.replace(result, timeline=timeline), ends
-
-
-def _mark(rows: list[dict[str, Any]], time: float, by: str, text: str) -> None:
-    """A row at ``time`` saying ``text``, right after the alarm or verdict of ``by`` at that time (else after
-    the last row before it), with that row's counts."""
-    raised = (f"alarm: {by}", f"verdict: {by}:")
-    at = [i for i, row in enumerate(rows) if abs(row["time_s"] - time) <= 1e-9 and str(row["event"]).startswith(raised)]
-    before = [i for i, row in enumerate(rows) if row["time_s"] <= time + 1e-9]
-    position = (at[-1] if at else before[-1] if before else -1) + 1
-    if position > 0:
-        mark = dict(rows[position - 1], time_s=time, event=text)
-    elif rows:
-        counts = ("requests", "new_requests", "new_errors", "harmed_requests", "exposed_users", "harmed_users")
-        mark = dict(rows[0], time_s=time, event=text, **dict.fromkeys(counts, 0))
-    else:
-        return
-    rows.insert(position, mark)
 
 
 def _duration_option(flag: str, text: str | None) -> float | None:

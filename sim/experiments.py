@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from pydantic import ValidationError
@@ -16,7 +18,7 @@ from sim.lane import Event, Lane, describe
 from sim.measures import RunMeasures
 from sim.plugins import check_strategies
 from sim.population import build_cohorts
-from sim.results import METRICS, Comparison, RunResult, StrategySummary
+from sim.results import METRICS, Comparison, RunEnd, RunResult, StrategySummary
 from sim.scenario import Scenario, ScenarioError, StrategySpec, load_scenario, split_file_reference
 from sim.simulation import BLOCK_SIZE, Simulation
 from sim.streaming import STREAM_ABOVE, StrategyStream
@@ -202,8 +204,13 @@ def run(
     strategies: Sequence[str] | None = None,
     every: float | None = None,
 ) -> RunResult:
-    """One replication of each strategy, with the timeline of every event (and a row per ``every`` seconds).
+    """One replication of each strategy, with the timeline of every event (and a row per ``every`` seconds)
+    up to the run's end: the timeline ``rollout-sim run`` prints and ``run --json`` writes.
 
+    The run ends at the mitigation when the defect's harm does not persist (nothing changes after it),
+    else at the horizon; no row comes after it, and the detection is marked (``detected by NAME``, or
+    ``false alarm by NAME`` for a rollback with nothing to catch). ``RunResult.ends`` says where each
+    strategy's run ends and why; a strategy that failed keeps its timeline as it was.
     Replication k here is replication k of ``compare`` with the same seed.
     Timeline counts are cumulative and as of the last tick of the data plane.
     """
@@ -225,15 +232,72 @@ def run(
     timeline = timeline.sort_values(["strategy", "time_s"], kind="stable", ignore_index=True)
     order = {spec.name: i for i, spec in enumerate(specs)}
     timeline = timeline.iloc[timeline["strategy"].map(order).argsort(kind="stable")].reset_index(drop=True)
+    measures_frame = pd.DataFrame(measures, columns=["strategy", *RunMeasures.__dataclass_fields__])
+    timeline, ends = _to_the_end(timeline[[*TIMELINE_COLUMNS, "strategy"]], measures_frame, scenario)
     return RunResult(
         scenario=scenario.name,
         seed=seed,
         replication=replication,
         population=build_cohorts(scenario).population,
-        measures=pd.DataFrame(measures, columns=["strategy", *RunMeasures.__dataclass_fields__]),
-        timeline=timeline[[*TIMELINE_COLUMNS, "strategy"]],
+        measures=measures_frame,
+        timeline=timeline,
         errors=dict(simulation.errors),
+        ends=ends,
     )
+
+
+def _time(value: Any) -> float | None:
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
+
+
+def _to_the_end(
+    timeline: pd.DataFrame, measures: pd.DataFrame, scenario: Scenario
+) -> tuple[pd.DataFrame, dict[str, RunEnd]]:
+    """The timeline with the detection marked (``detected by X``, or ``false alarm by X``) and no row after
+    the run's end: the mitigation when the defect's harm does not persist (nothing can change after it:
+    no exposure, no harm, no alarm, no decision), else the horizon. Also, per strategy, where it ends."""
+    persistent = bool(scenario.release.defect and scenario.release.defect.persistent)
+    by_name = {row["strategy"]: row for row in measures.to_dict(orient="records")}
+    frames, ends = [], {}
+    for name, frame in timeline.groupby("strategy", sort=False):
+        measure = by_name.get(name)
+        if measure is None:  # the strategy failed: its timeline as it was
+            frames.append(frame)
+            continue
+        mitigation = _time(measure["mitigation_s"])
+        if mitigation is not None and not persistent:
+            end = RunEnd(mitigation, "mitigated, nothing changes after")
+        else:
+            why = " (its harm persists after the mitigation)" if mitigation is not None else ""
+            end = RunEnd(scenario.horizon, f"the horizon{why}")
+        ends[name] = end
+        rows = [row for row in frame.to_dict(orient="records") if row["time_s"] <= end.time_s + 1e-9]
+        detection, alarm = _time(measure["detection_s"]), _time(measure["alarm_s"])
+        if detection is not None:
+            _mark(rows, detection, str(measure["caught_by"]), f"detected by {measure['caught_by']}")
+        elif alarm is not None and measure["outcome"] == "false_rollback":
+            _mark(rows, alarm, str(measure["alarm_by"]), f"false alarm by {measure['alarm_by']}")
+        frames.append(pd.DataFrame(rows, columns=frame.columns))
+    return (pd.concat(frames, ignore_index=True) if frames else timeline), ends
+
+
+def _mark(rows: list[dict[str, Any]], time: float, by: str, text: str) -> None:
+    """A row at ``time`` saying ``text``, right after the alarm or verdict of ``by`` at that time (else after
+    the last row before it), with that row's counts."""
+    raised = (f"alarm: {by}", f"verdict: {by}:")
+    raised_at = [
+        i for i, row in enumerate(rows) if abs(row["time_s"] - time) <= 1e-9 and str(row["event"]).startswith(raised)
+    ]
+    before = [i for i, row in enumerate(rows) if row["time_s"] <= time + 1e-9]
+    position = (raised_at[-1] if raised_at else before[-1] if before else -1) + 1
+    if position > 0:
+        mark = dict(rows[position - 1], time_s=time, event=text)
+    elif rows:
+        counts = ("requests", "new_requests", "new_errors", "harmed_requests", "exposed_users", "harmed_users")
+        mark = dict(rows[0], time_s=time, event=text, **dict.fromkeys(counts, 0))
+    else:
+        return
+    rows.insert(position, mark)
 
 
 def _counts(lane: Lane, r: int, time: float) -> tuple:

@@ -187,7 +187,7 @@ def _measure_text(metric: str, value: object) -> str:
         return "-"
     if metric.endswith("_s"):
         return format_clock(float(value))
-    if metric == "blast_radius_share":
+    if metric.endswith("_share"):  # every share as a percentage
         return _percent(float(value))
     if isinstance(value, (int, float)):
         return f"{value:,}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -207,17 +207,29 @@ class Comparison:
         }
 
 
+class RunEnd(NamedTuple):
+    """Where one strategy's run ends (no timeline row comes after it) and why."""
+
+    time_s: float
+    why: str  # "mitigated, nothing changes after", "the horizon" or "the horizon (its harm persists ...)"
+
+
 @dataclass(frozen=True)
 class RunResult:
-    """One replication of each strategy, with the timeline of every control step."""
+    """One replication of each strategy, with the timeline of every control step up to the run's end.
+
+    ``timeline`` is what ``rollout-sim run`` prints and ``run --json`` writes: the detection marked
+    (``detected by NAME`` or ``false alarm by NAME``) and no row after the run's end; ``ends`` says, per
+    strategy that did not fail, where that is and why."""
 
     scenario: str
     seed: int
     replication: int
     population: int
     measures: pd.DataFrame  # one row per strategy
-    timeline: pd.DataFrame  # one row per strategy x control step
+    timeline: pd.DataFrame  # one row per strategy x control step, up to the run's end
     errors: dict[str, str]
+    ends: dict[str, RunEnd] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented ``run --json`` document (see docs/json.md)."""

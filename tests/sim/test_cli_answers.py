@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from sim.catalog import bundled_scenarios
 from sim.cli import cli
+from sim.durations import format_clock
 from sim.grid import with_settings
 from sim.results import MetricSummary
 from sim.scenario import ScenarioError, load_scenario
@@ -389,6 +390,53 @@ def test_a_run_that_is_not_mitigated_goes_to_the_horizon_and_a_false_alarm_is_ma
     bigbang = json.loads(invoke("run", "healthy", "--json", "--every", "1h", "--strategy", "bigbang").stdout)
     rows = bigbang["strategies"]["bigbang"]["timeline"]
     assert rows[-1]["time_s"] == bigbang["strategies"]["bigbang"]["measures"]["end_s"]  # the horizon
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("default", "--every", "10m"),  # mitigated: ends at the mitigation
+        ("healthy", "--every", "1h"),  # a false alarm marked; runs not rolled back go to the horizon
+        ("silent-defect",),
+        ("default", "--set", "release.defect.persistent=true"),  # mitigated, but the harm persists: the horizon
+    ],
+)
+def test_the_python_run_returns_the_timeline_the_cli_writes(args: tuple[str, ...]) -> None:
+    """``sim.run()`` and ``rollout-sim run --json`` give the same rows: trimmed at the run's end, detection marked."""
+    import sim
+
+    document = json.loads(invoke("run", *args, "--json").stdout)
+    scenario, options = args[0], dict(zip(args[1::2], args[2::2], strict=True))
+    loaded = with_settings(
+        load_scenario(bundled_scenarios()[scenario]), [options["--set"]] if "--set" in options else []
+    )
+    every = {"10m": 600.0, "1h": 3600.0}.get(options.get("--every", ""))
+    result = sim.run(loaded, every=every)
+    assert result.to_dict() == json.loads(json.dumps(result.to_dict()))  # plain values, as the CLI writes them
+    assert list(result.ends) == list(document["strategies"])
+    persistent = "--set" in options
+    for name, strategy in document["strategies"].items():
+        rows = result.timeline[result.timeline["strategy"] == name].drop(columns="strategy")
+        assert (
+            json.loads(json.dumps(rows.to_dict(orient="records"), default=lambda v: v.item())) == strategy["timeline"]
+        )
+        measures, end = strategy["measures"], result.ends[name]
+        mitigated = measures["mitigation_s"] is not None
+        assert end.time_s == (measures["mitigation_s"] if mitigated and not persistent else measures["end_s"]), name
+        assert end.why.startswith("mitigated" if mitigated and not persistent else "the horizon"), end
+        assert rows["time_s"].max() <= end.time_s  # no row after the run's end
+        if mitigated and not persistent:
+            assert rows["event"].iloc[-1] == "mitigated" and rows["time_s"].iloc[-1] == end.time_s
+        marks = rows[rows["event"].str.startswith(("detected by", "false alarm by"))]
+        if measures["detection_s"] is not None:
+            assert marks["event"].tolist() == [f"detected by {measures['caught_by']}"], name
+        elif measures["outcome"] == "false_rollback":
+            assert marks["event"].tolist() == [f"false alarm by {measures['alarm_by']}"], name
+        else:
+            assert marks.empty, name
+    shown = invoke("run", *args).stdout
+    for name, end in result.ends.items():
+        assert f"ends {format_clock(end.time_s)}: {end.why}" in shown, name
 
 
 # -- fuzz: every new option runs or is refused in one line ----------------------------------------------------

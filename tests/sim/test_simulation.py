@@ -323,3 +323,26 @@ def test_compare_row_k_is_run_replication_k_for_every_measure() -> None:
         for name in rows.index:
             for column in RunMeasures.__dataclass_fields__:
                 assert _same(rows.at[name, column], measures.at[name, column]), (k, name, column)
+
+
+def test_run_ends_each_timeline_at_the_run_s_end_and_marks_the_detection() -> None:
+    """``sim.run()`` gives the timeline ``rollout-sim run`` shows: no row after the mitigation (or the horizon,
+    for a run never mitigated), and a ``detected by`` row at the detection."""
+    for healthy in (False, True):
+        scenario = _scenario(healthy)
+        for k in (0, 1, 2):
+            result = sim.run(scenario, replication=k)
+            measures = result.measures.set_index("strategy")
+            assert list(result.ends) == [spec.name for spec in scenario.strategies]
+            for name, end in result.ends.items():
+                rows = result.timeline[result.timeline["strategy"] == name]
+                mitigation = measures.at[name, "mitigation_s"]
+                assert end.time_s == (scenario.horizon if _same(mitigation, None) else mitigation), (k, name)
+                assert (rows["time_s"] <= end.time_s).all(), (k, name)
+                detection = measures.at[name, "detection_s"]
+                marked = rows[rows["event"].str.startswith("detected by")]
+                if _same(detection, None):
+                    assert marked.empty, (k, name)
+                    continue
+                assert marked["time_s"].tolist() == [detection], (k, name)
+                assert marked["event"].iloc[0] == f"detected by {measures.at[name, 'caught_by']}"
