@@ -17,7 +17,7 @@ from sim.report.blocks import Block, Bullets, Chart, Heading, Paragraph, to_html
 from sim.report.comparison import comparison_charts, outcome_rows, summary_table
 from sim.report.reproduce import reproduce_blocks
 from sim.report.saved import COMPARISON_FILE
-from sim.report.sweeps import SweepData, frontier_rows, sweep_charts, sweep_summary
+from sim.report.sweeps import SweepData, frontier_rows, goal_blocks, sweep_charts, sweep_summary
 from sim.report.words import describe_scenario, value_text
 from sim.scenario import Scenario
 
@@ -111,6 +111,7 @@ def sweep_report(
         blocks += [Heading("Pareto frontier"), frontier_rows(data)]
     else:
         blocks.append(Paragraph("The release is healthy at every grid point: there is no harm to trade, no frontier."))
+    blocks += goal_blocks(data)
     blocks += [Heading("Summary"), sweep_summary(data)]
     progress("charts")
     blocks += [Heading("Charts"), *sweep_charts(data)]

@@ -1,6 +1,7 @@
 """The charts of a report, as PNG bytes: a distribution per strategy (``distribution_chart``, with the
 two every report draws, users harmed and time to detect), the outcome shares (``outcome_chart``) and a
-sweep's trade-off between rollout time and users harmed with its Pareto frontier (``tradeoff_chart``).
+sweep's trade-off between rollout time and users harmed with its Pareto frontier, whose third objective,
+false rollbacks, is written beside each of its points (``tradeoff_chart``).
 matplotlib is imported inside the functions, so that only drawing pays for it; no pyplot, and the
 same figure always gives the same bytes.
 """
@@ -189,70 +190,97 @@ def outcome_chart(title: str, names: list[str], shares: list[dict[str, float]]) 
         axes.set_xlabel("share of runs (%)")
         axes.set_title(title, loc="left")
         axes.grid(axis="y", visible=False)
-        figure.legend(loc="outside lower center", ncols=5, frameon=False, fontsize=8)
+        if axes.get_legend_handles_labels()[0]:  # no outcome at all (a table without them): no legend
+            figure.legend(loc="outside lower center", ncols=5, frameon=False, fontsize=8)
         return _png(figure)
 
 
-def tradeoff_chart(candidates: pd.DataFrame, group_axes: list[str], strategies: list[str]) -> bytes:
-    """Per setting of the non-strategy axes, a panel: every strategy setting's mean rollout time on the
-    healthy release against its mean users harmed on the defective one; the frontier ringed and numbered."""
+def tradeoff_chart(
+    candidates: pd.DataFrame,
+    group_axes: list[str],
+    strategies: list[str],
+    chosen: str | None = None,
+    horizon_counted: bool = True,
+) -> bytes:
+    """Per world (setting of the non-strategy axes), a panel: every strategy setting's mean rollout time on the
+    healthy release against its mean users harmed on the defective one (``sim.sweeps.settings_table``'s
+    ``rollout_time`` and ``users_harmed``); the frontier (column ``frontier``: its number, 0 off it) ringed and
+    numbered, with its false-rollback rate, the third objective; ``chosen``, a goal's answer, starred."""
     with _style():
         from matplotlib.lines import Line2D
 
-        groups = list(candidates.groupby(group_axes, sort=False, dropna=False)) if group_axes else [((), candidates)]
+        groups = list(candidates.groupby("world", sort=False))
         columns = min(3, len(groups))
         rows = -(-len(groups) // columns)
         figure = _figure(max(8.0, 4.3 * columns + 0.6), 3.6 * rows + 0.9 + 0.25 * (len(strategies) // 4))
-        unit = time_unit(candidates["duration_s"].dropna())
+        unit = time_unit(candidates["rollout_time"].dropna())
         colors = {name: f"C{i % 10}" for i, name in enumerate(strategies)}
         markers = {name: "osD^vP*Xph"[i % 10] for i, name in enumerate(strategies)}
-        for index, (key, group) in enumerate(groups):
+        for index, (_, group) in enumerate(groups):
             axes = figure.add_subplot(rows, columns, index + 1)
             for name in strategies:
                 mine = group[group["strategy"] == name]
-                x, y = mine["duration_s"] / SECONDS[unit], mine["blast_radius_users"]
+                x, y = mine["rollout_time"] / SECONDS[unit], mine["users_harmed"]
                 axes.scatter(x, y, s=28, color=colors[name], marker=markers[name], alpha=0.8, zorder=3)
-            _draw_frontier(axes, group[group["frontier"] > 0].sort_values("duration_s"), SECONDS[unit])
-            log = _log_scale(group["blast_radius_users"].dropna().tolist())  # per panel: defect sizes differ
+            _draw_frontier(axes, group[group["frontier"] > 0], SECONDS[unit])
+            if chosen is not None:
+                mine = group[group["setting"] == chosen]
+                x, y = mine["rollout_time"] / SECONDS[unit], mine["users_harmed"]
+                axes.scatter(x, y, s=420, marker="*", facecolors="none", edgecolors="#c0392b", linewidths=1.3, zorder=5)
+            log = _log_scale(group["users_harmed"].dropna().tolist())  # per panel: defect sizes differ
             if log:
                 axes.set_yscale("symlog", linthresh=1.0)
             else:
                 axes.set_ylim(bottom=0)
-            values = key if isinstance(key, tuple) else (key,)
-            label = ", ".join(
-                f"{axis_label(path)} = {value_text(v)}" for path, v in zip(group_axes, values, strict=True)
-            )
+            first = group.iloc[0]
+            label = ", ".join(f"{axis_label(path)} = {value_text(first[path])}" for path in group_axes)
             axes.set_title(label or "all grid points", loc="left")
-            axes.set_xlabel(f"rollout time, healthy release ({UNIT_WORDS[unit]})")
+            counted = "an unfinished run counts as the horizon" if horizon_counted else "over the finished runs"
+            axes.set_xlabel(f"rollout time, healthy release ({UNIT_WORDS[unit]})\n{counted}")
             axes.set_ylabel("users harmed, defective release" + (" (log)" if log else ""))
         handles = [
             Line2D([], [], marker=markers[name], linestyle="", color=colors[name], label=name) for name in strategies
         ]
-        frontier = "Pareto frontier (numbered as in its table)"
-        handles.append(
-            Line2D(
-                [], [], marker="o", linestyle="-", color="black", markerfacecolor="none", markersize=10, label=frontier
-            )
-        )
-        ncols = len(handles) if columns > 1 else min(len(handles), 4)
+        frontier = "Pareto frontier (fr: false-rollback rate)"
+        ring = {"linestyle": "", "markerfacecolor": "none"}
+        handles.append(Line2D([], [], marker="o", color="black", markersize=10, label=frontier, **ring))
+        if chosen is not None:
+            answer = "the goal's answer"
+            handles.append(Line2D([], [], marker="*", color="#c0392b", markersize=14, label=answer, **ring))
+        ncols = _legend_columns([handle.get_label() for handle in handles], figure.get_figwidth())
         figure.legend(handles=handles, loc="outside lower center", ncols=ncols, frameon=False)
         figure.suptitle("What caution costs: rollout time against users harmed (means per setting)")
         return _png(figure)
 
 
+def _legend_columns(labels: list[str], width: float) -> int:
+    """The most columns whose labels fit a figure ``width`` inches wide, estimated from the labels' lengths at
+    10 points (matplotlib fills a legend column by column, the first ``extra`` columns one label longer)."""
+    for ncols in range(len(labels), 1, -1):
+        rows, extra = divmod(len(labels), ncols)
+        sizes = [rows + 1] * extra + [rows] * (ncols - extra)
+        starts = np.cumsum([0, *sizes])
+        chunks = [labels[start : start + size] for start, size in zip(starts, sizes, strict=False)]
+        needed = sum(0.6 + 0.075 * max(map(len, chunk)) for chunk in chunks if chunk)
+        if needed <= width - 0.3:
+            return ncols
+    return 1
+
+
 def _draw_frontier(axes: Any, front: pd.DataFrame, seconds: float) -> None:
-    """The frontier's settings joined as a staircase, ringed and numbered (as in its table)."""
-    x, y = front["duration_s"] / seconds, front["blast_radius_users"]
-    axes.plot(x, y, color="black", linewidth=1, drawstyle="steps-post", zorder=2)
+    """The frontier's settings ringed and numbered (as in its table), each with its false-rollback rate (fr):
+    the frontier is over three objectives, so its points are not joined as a staircase of these two. The
+    labels go above and below in turn (by rollout time), so that those of neighbours do not overlap."""
+    front = front.sort_values(["rollout_time", "users_harmed"], kind="stable")
+    x, y = front["rollout_time"] / seconds, front["users_harmed"]
     axes.scatter(x, y, s=130, facecolors="none", edgecolors="black", linewidths=1.4, zorder=4)
-    for row in front.itertuples():
+    for index, row in enumerate(front.itertuples()):
         axes.annotate(
-            str(row.frontier),
-            (row.duration_s / seconds, row.blast_radius_users),
-            xytext=(6, 5),
+            f"{row.frontier} fr {100 * row.false_rollback:.3g}%",
+            (row.rollout_time / seconds, row.users_harmed),
+            xytext=(6, 5 if index % 2 == 0 else -12),
             textcoords="offset points",
-            fontsize=8,
-            fontweight="bold",
+            fontsize=7.5,
         )
 
 

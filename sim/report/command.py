@@ -20,6 +20,7 @@ from sim.report.folder import check_name, check_out, write_folder
 from sim.report.from_saved import report_from_saved
 from sim.report.run_now import Run, comparison_now, sweep_now
 from sim.scenario import ScenarioError
+from sim.sweeps import parse_goal
 
 
 def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -47,6 +48,12 @@ def _friendly(command: Callable[..., Any]) -> Callable[..., Any]:
     help="Read saved results instead of running: a saved compare --json document, a sweep's table (.parquet or .csv), "
     "or a folder holding one.",
 )
+@click.option(
+    "--goal",
+    metavar="CONDITIONS",
+    help="A sweep's report only: which setting to use, as rollout-sim sweep --goal answers it, e.g. "
+    "'users_harmed<=500,false_rollback<=0.05' (docs/sweeps.md).",
+)
 @click.option("--name", metavar="NAME", help="Report folder name (default: the scenario's name, plus -sweep).")
 @click.option("--out", type=click.Path(file_okay=False), default="reports", show_default=True, help="Output folder.")
 @click.option("--seed", type=click.IntRange(min=0), help="Root seed (default: the scenario's).")
@@ -69,6 +76,7 @@ def report_command(
     scenario: str | None,
     is_sweep: bool,
     source: str | None,
+    goal: str | None,
     name: str | None,
     out: str,
     seed: int | None,
@@ -78,12 +86,17 @@ def report_command(
     force: bool,
 ) -> None:
     """Write reports/NAME/report.md and a self-contained report.html with charts, from a comparison or a
-    sweep run now (SCENARIO: a file or a bundled name; default: default) or read with --from (docs/report.md)."""
+    sweep run now (SCENARIO: a file or a bundled name; default: default) or read with --from (docs/report.md).
+    A sweep's report has the frontier rollout-sim sweep prints and, with --goal, its answer."""
     console = Console(stderr=True)
     if importlib.util.find_spec("matplotlib") is None:  # said before any work, not after it
         raise ScenarioError("report draws its charts with matplotlib: pip install 'matplotlib>=3.8'")
     if name is not None:
         check_name(name)
+    if goal is not None:
+        parse_goal(goal)  # a malformed goal is said before any work
+        if source is None and not is_sweep:
+            raise ScenarioError("--goal asks which setting of a sweep to use: add --sweep, or --from a sweep's table")
 
     def announce(what: str) -> None:
         console.print(f"rollout-sim: drawing the {what} (matplotlib)")
@@ -95,13 +108,13 @@ def report_command(
         if leave_out:
             raise ScenarioError(f"--from reads saved results: leave out {', '.join(leave_out)} (they run a simulation)")
         report, name = report_from_saved(
-            source, scenario, sweep=is_sweep, seed=seed, name=name, out=out, announce=announce
+            source, scenario, sweep=is_sweep, seed=seed, goal=goal, name=name, out=out, announce=announce
         )
     else:
         loaded = as_scenario(scenario)
         name = check_name(name or (f"{loaded.name}-sweep" if is_sweep else loaded.name))
         check_out(Path(out), name)
-        run = Run(loaded, scenario, seed, replications, strategies, workers, force, name, out)
+        run = Run(loaded, scenario, seed, replications, strategies, workers, force, name, out, goal)
         report, errors = (sweep_now if is_sweep else comparison_now)(run, console, announce)
     for message in errors.values():  # plugin errors: the other strategies' report is still written
         click.echo(f"rollout-sim: {' '.join(message.split())}", err=True)

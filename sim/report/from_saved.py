@@ -21,7 +21,7 @@ from sim.report.reproduce import report_argv, scenario_facts, strategy_flags
 from sim.report.saved import find_saved, read_comparison, read_sweep_table, table_axes
 from sim.report.sweeps import sweep_data
 from sim.scenario import Scenario, ScenarioError
-from sim.sweeps import plan_sweep
+from sim.sweeps import parse_goal, plan_sweep
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ def report_from_saved(
     *,
     sweep: bool,
     seed: int | None,
+    goal: str | None = None,
     name: str | None,
     out: str,
     announce: Callable[[str], None],
@@ -61,9 +62,11 @@ def report_from_saved(
     saved = find_saved(Path(source), given.name if given is not None else None)
     request = _Request(source, saved, reference, given, name, out)
     if saved.suffix in (".parquet", ".csv"):
-        return _sweep_from_table(request, seed)
+        return _sweep_from_table(request, seed, goal)
     if sweep:
         raise ScenarioError(f"--sweep: --from {saved} is a comparison, not a sweep's table")
+    if goal is not None:
+        raise ScenarioError(f"--goal: --from {saved} is a comparison; a goal asks which setting of a sweep to use")
     if seed is not None:
         raise ScenarioError(f"--seed: --from {saved} records its seed; leave out --seed")
     return _comparison_from_file(request, announce)
@@ -132,14 +135,14 @@ def _matching(document: dict[str, Any], loaded: Scenario, request: _Request, not
     return loaded
 
 
-def _sweep_from_table(request: _Request, seed: int | None) -> tuple[Report, str]:
+def _sweep_from_table(request: _Request, seed: int | None, goal: str | None) -> tuple[Report, str]:
     saved = request.saved
     table = read_sweep_table(saved)
     axes = table_axes(table)
     stem = saved.name.rsplit("-sweep.", 1)[0] if "-sweep." in saved.name else None
     loaded = request.described(stem)
     scenario_name = loaded.name if loaded is not None else (stem or saved.stem)
-    data = sweep_data(table, axes)
+    data = sweep_data(table, axes, parse_goal(goal) if goal is not None else None)
     notes = [f"Read from {saved}, the table of a sweep (means, medians, p95 and intervals per grid point)."]
     used_seed = None  # the table does not record its seed: the one given, or the scenario's, is assumed
     shown_seed = "not recorded in the table"
@@ -159,11 +162,12 @@ def _sweep_from_table(request: _Request, seed: int | None) -> tuple[Report, str]
     flags = ["--seed", str(used_seed)] if used_seed is not None else []
     flags += ["-n", str(data.replications)] if data.replications is not None else []
     assumed = "" if checked is not None else " (the seed as assumed above)"
-    again = ["--seed", str(seed)] if seed is not None else []
+    goal_flags = ["--goal", goal] if goal is not None else []
+    again = [*(["--seed", str(seed)] if seed is not None else []), *goal_flags]
     commands = [
         (
             f"The sweep that makes this table{assumed}:",
-            ["rollout-sim", "sweep", request.shown(scenario_name), *flags, "--out", str(saved.parent)],
+            ["rollout-sim", "sweep", request.shown(scenario_name), *flags, *goal_flags, "--out", str(saved.parent)],
         ),
         (
             "This report from the saved table:",

@@ -19,7 +19,7 @@ from sim.report.assemble import Report, comparison_report, sweep_report
 from sim.report.reproduce import report_argv, scenario_facts, strategy_flags
 from sim.report.sweeps import sweep_data
 from sim.scenario import Scenario, ScenarioError
-from sim.sweeps import SweepPlan, finish_sweep, prepare_sweep, run_sweep
+from sim.sweeps import SweepPlan, finish_sweep, parse_goal, prepare_sweep, run_sweep
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Run:
     force: bool
     name: str  # the report folder's, checked
     out: str
+    goal: str | None = None  # --goal as given (a sweep's report), checked
 
     @property
     def shown(self) -> str:
@@ -91,7 +92,8 @@ def sweep_now(run: Run, console: Console, announce: Callable[[str], None]) -> tu
     if run.strategies:
         raise ScenarioError("--strategy: a sweep runs the scenario's strategies (a grid axis may change them)")
     loaded = run.scenario
-    plan = prepare_sweep(loaded, None, seed=run.seed, replications=run.replications, out=run.out)
+    conditions = parse_goal(run.goal) if run.goal is not None else None
+    plan = prepare_sweep(loaded, None, seed=run.seed, replications=run.replications, out=run.out, goal=conditions)
     _announce(sweep_estimate([item.scenario for item in plan.pending()], plan.replications), run.force)
     executor = make_executor("local", run.workers, None)
     already = len(plan.done())
@@ -99,19 +101,20 @@ def sweep_now(run: Run, console: Console, announce: Callable[[str], None]) -> tu
         f"sweep: {len(plan.points)} points, {len(plan.items)} scenario variants "
         f"({already} already done) x {plan.replications} replications -> {plan.directory}"
     )
-    result = finish_sweep(plan, _run_items(plan, executor, console))
+    result = finish_sweep(plan, _run_items(plan, executor, console), conditions)
     console.print(f"wrote {result.parquet} and {result.csv}")
-    data = sweep_data(result.table, [axis.path for axis in plan.axes])
+    data = sweep_data(result.table, [axis.path for axis in plan.axes], conditions)
     flags = ["--seed", str(plan.seed), "-n", str(plan.replications)]
+    goal = ["--goal", run.goal] if run.goal is not None else []
     out = ["--out", run.out] if run.out != "reports" else []
     commands = [
         (
             "The sweep (its table and saved items; run again, it only reads them):",
-            ["rollout-sim", "sweep", run.shown, *flags, *out],
+            ["rollout-sim", "sweep", run.shown, *flags, *goal, *out],
         ),
         (
             "This report:",
-            report_argv(run.reference, run.name, f"{loaded.name}-sweep", run.out, sweep=True, extra=flags),
+            report_argv(run.reference, run.name, f"{loaded.name}-sweep", run.out, sweep=True, extra=[*flags, *goal]),
         ),
     ]
     notes = [

@@ -1,11 +1,15 @@
 """A sweep's part of a report, made from its tidy table (what ``rollout-sim sweep`` writes, see
-``sim.sweeps``): ``sweep_data`` finds the Pareto frontier and every strategy setting's rollout time
-and users harmed; from that come the summary per grid point and strategy, the frontier table and the
-charts (the trade-off, and users harmed, time to detect and outcomes across the grid).
+``sim.sweeps``): ``sweep_data`` takes the Pareto frontier, every setting's measures and (with a goal) the
+answer from ``sim.sweeps`` itself (``sweep_frontier``, ``settings_table``, ``answer_goal``), so that the
+report shows what ``rollout-sim sweep`` prints for the same table; from that come the summary per grid
+point and strategy, the frontier table, the goal's answer and the charts (the trade-off, and users
+harmed, time to detect and outcomes across the grid).
 """
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,62 +19,93 @@ import pandas as pd
 
 from sim.grid import Axis
 from sim.measures import OUTCOMES
-from sim.pareto import _measure, _setting, pareto_frontier
-from sim.render import _count, _duration, _percent, axis_label
-from sim.report.blocks import Cell, Chart, Table
+from sim.render import _count, _in, _percent, _unit_of, axis_label, goal_answer
+from sim.report.blocks import Block, Cell, Chart, Code, Heading, Paragraph, Table
 from sim.report.charts import outcome_chart, time_to_detect_chart, time_unit, tradeoff_chart, users_harmed_chart
 from sim.report.words import value_text
+from sim.scenario import ScenarioError
+from sim.sweeps import GOAL_MEASURES, Condition, GoalAnswer, answer_goal, settings_table, sweep_frontier
 
 _GRID_DOTS = "grid points (means)"
+GOAL_WIDTH = 100  # columns of the goal's answer, as `rollout-sim sweep --goal` prints it in such a terminal
 
 
 @dataclass(frozen=True)
 class SweepData:
     table: pd.DataFrame
     axes: list[str]
-    frontier: pd.DataFrame | None  # None when no grid point has a defective release
-    candidates: pd.DataFrame | None  # strategy settings per group: rollout time, users harmed, frontier number
+    frontier: pd.DataFrame | None  # sim.sweeps.sweep_frontier, numbered; None when no grid point is defective
+    candidates: pd.DataFrame | None  # sim.sweeps.settings_table, with each setting's frontier number (0: not on it)
     strategies: list[str]
     replications: int | None
+    answer: GoalAnswer | None = None  # with a goal: sim.sweeps.answer_goal
 
     @property
     def group_axes(self) -> list[str]:
-        """The axes that are not a strategy's: each of their settings is a group of the frontier."""
+        """The axes that are not a strategy's (the worlds): each of their settings is a group of the frontier."""
         return _group_axes(self.axes)
+
+    @property
+    def horizon_counted(self) -> bool:
+        """Whether the table has ``rollout_time_s`` (an unfinished run counted as the horizon); a table saved
+        before it existed has only ``rollout_duration_s`` (finished runs), which sim.sweeps then reads."""
+        return _horizon_counted(self.table)
+
+    @property
+    def rollout_measure(self) -> str:
+        return "rollout_time_s" if self.horizon_counted else "rollout_duration_s"
 
 
 def _group_axes(axes: list[str]) -> list[str]:
-    return [path for path in axes if not path.startswith("strategies.")]
+    return [path for path in axes if not Axis(path, ()).is_strategy]
 
 
-def sweep_data(table: pd.DataFrame, axes: list[str]) -> SweepData:
+def _horizon_counted(table: pd.DataFrame) -> bool:
+    return bool((table["measure"] == "rollout_time_s").any())  # the test sim.sweeps.settings_table makes
+
+
+def sweep_data(table: pd.DataFrame, axes: list[str], goal: Sequence[Condition] | None = None) -> SweepData:
+    """The frontier (as ``rollout-sim sweep`` finds it: only when some grid point has a defective release) and,
+    with ``goal``, its answer (as ``rollout-sim sweep --goal`` gives it)."""
     strategies = list(dict.fromkeys(table["strategy"].dropna()))
     runs = table[(table["measure"] == "blast_radius_users")]["n"]
     replications = int(runs.max()) if len(runs) and pd.notna(runs.max()) else None
+    grid = [Axis(path, ()) for path in axes]  # sim.sweeps needs only the paths (is_strategy), not the values
+    answer = None
+    if goal:
+        _check_goal(goal, table)
+        answer = answer_goal(table, grid, list(goal)) if len(table) else None
     if not (table["release"] == "defective").any():
-        return SweepData(table, axes, None, None, strategies, replications)
-    frontier = pareto_frontier(table, [Axis(path, ()) for path in axes])
+        return SweepData(table, axes, None, None, strategies, replications, answer)
+    frontier = sweep_frontier(table, grid)
     frontier = frontier.assign(number=range(1, len(frontier) + 1))
-    return SweepData(table, axes, frontier, _candidates(table, axes, frontier), strategies, replications)
+    return SweepData(table, axes, frontier, _candidates(table, grid, frontier), strategies, replications, answer)
 
 
-def _candidates(table: pd.DataFrame, axes: list[str], frontier: pd.DataFrame) -> pd.DataFrame:
-    """Each strategy setting per group: its mean rollout time (healthy), users harmed (defective) and
+def _check_goal(goal: Sequence[Condition], table: pd.DataFrame) -> None:
+    """As ``rollout-sim sweep`` refuses it: a condition on the defective release needs one to measure."""
+    if (table["release"] == "defective").any():
+        return
+    defective = [str(c) for c in goal if GOAL_MEASURES[c.name].release == "defective"]
+    if defective:
+        raise ScenarioError(
+            f"--goal {defective[0]}: the release is healthy at every grid point of this sweep, so there is no "
+            "defective release to measure"
+        )
+
+
+def _candidates(table: pd.DataFrame, grid: list[Axis], frontier: pd.DataFrame) -> pd.DataFrame:
+    """Every setting per world (``settings_table``: rollout time, users harmed, false rollbacks, ...) and its
     number on the frontier (0: not on it)."""
-    strategy_axes = [path for path in axes if path.startswith("strategies.")]
-    group_axes = _group_axes(axes)
-    keys = ["point", "strategy"]
-    candidates = (
-        _measure(table, "healthy", "rollout_duration_s", "duration_s")
-        .merge(_measure(table, "defective", "blast_radius_users", "blast_radius_users"), on=keys)
-        .merge(table[[*keys, *axes]].drop_duplicates(keys), on=keys)
-    )
-    candidates["setting"] = candidates.apply(lambda row: _setting(row, strategy_axes), axis=1)
-    candidates = candidates.drop_duplicates([*group_axes, "setting"], ignore_index=True)
-    marks = frontier[[*group_axes, "setting", "number"]].rename(columns={"number": "frontier"})
-    candidates = candidates.merge(marks, on=[*group_axes, "setting"], how="left")
-    candidates["frontier"] = candidates["frontier"].fillna(0).astype(int)
-    return candidates
+    settings = settings_table(table, grid)
+    group_axes = [axis.path for axis in grid if not axis.is_strategy]
+
+    def world(row: dict[str, Any]) -> str:  # settings_table's label of a world
+        return json.dumps([row[path] for path in group_axes], default=str)
+
+    numbers = {(world(row), row["setting"]): row["number"] for row in frontier.to_dict(orient="records")}
+    marks = [numbers.get(key, 0) for key in zip(settings["world"], settings["setting"], strict=True)]
+    return settings.assign(frontier=marks)
 
 
 def _means(table: pd.DataFrame, release: str, measures: Sequence[str]) -> dict[tuple[Any, str], dict[str, float]]:
@@ -84,65 +119,151 @@ def _means(table: pd.DataFrame, release: str, measures: Sequence[str]) -> dict[t
     return picked
 
 
+def _horizon_words(data: SweepData) -> str:
+    if data.horizon_counted:
+        return "a run that did not finish counted as the horizon"
+    return (
+        "over the finished runs only: this table was saved before rollout_time_s, which counts an unfinished run "
+        "as the horizon, existed, and rollout-sim sweep reads it so too"
+    )
+
+
+def _rollout_words(data: SweepData) -> str:
+    return f"rollout time ({_horizon_words(data)})"
+
+
 def sweep_summary(data: SweepData) -> Table:
     """Per grid point and strategy, as ``sweep`` prints it (all rows): users harmed and time to detect on the
-    defective release, rollout time and false rollbacks on the healthy one (means)."""
+    defective release, rollout time, false rollbacks and (when some did not) completed on the healthy one
+    (means; one duration unit per column)."""
     table, axes = data.table, data.axes
+    rollout = data.rollout_measure
     defective = _means(table, "defective", ("blast_radius_users", "ttd_s"))
-    healthy = _means(table, "healthy", ("rollout_duration_s", "outcome_false_rollback"))
+    healthy = _means(table, "healthy", (rollout, "outcome_false_rollback", "outcome_completed"))
     wanted = (
         ("users harmed", defective, "blast_radius_users", _count),
-        ("time to detect", defective, "ttd_s", _duration),
-        ("rollout time", healthy, "rollout_duration_s", _duration),
+        ("time to detect", defective, "ttd_s", None),
+        ("rollout time", healthy, rollout, None),
         ("false rollbacks", healthy, "outcome_false_rollback", _percent),
+        ("completed", healthy, "outcome_completed", _percent),
     )
-    present = [w for w in wanted if w[1]]
     points = table.drop_duplicates("point").set_index("point")[axes]
+    keys = [(p, s) for p in points.index for s in data.strategies if (p, s) in healthy or (p, s) in defective]
+    present, formats = [], {}
+    for label, source, measure, fmt in wanted:
+        values = [source.get(key, {}).get(measure) for key in keys]
+        values = [float(v) for v in values if v is not None and not pd.isna(v)]
+        if not values or (measure == "outcome_completed" and min(values) >= 1.0):
+            continue  # no value at all; or every healthy run finished: nothing to say (as sweep prints it)
+        present.append((label, source, measure))
+        formats[measure] = fmt if fmt is not None else _in(_unit_of(values))
     rows, row_data = [], []
-    for point in points.index:
-        for strategy in data.strategies:
-            if (point, strategy) not in healthy and (point, strategy) not in defective:
-                continue
-            cells = [Cell(value_text(v)) for v in points.loc[point]] + [Cell(strategy)]
-            for _, source, measure, fmt in present:
-                value = source.get((point, strategy), {}).get(measure)
-                missing = value is None or pd.isna(value)
-                data_attributes = {} if missing else {"measure": measure, "value": float(value)}
-                cells.append(Cell("-" if missing else fmt(float(value)), data_attributes, True))
-            rows.append(cells)
-            row_data.append({"point": int(point), "strategy": strategy})
+    for point, strategy in keys:
+        cells = [Cell(value_text(v)) for v in points.loc[point]] + [Cell(strategy)]
+        for _, source, measure in present:
+            value = source.get((point, strategy), {}).get(measure)
+            missing = value is None or pd.isna(value)
+            data_attributes = {} if missing else {"measure": measure, "value": float(value)}
+            cells.append(Cell("-" if missing else formats[measure](float(value)), data_attributes, True))
+        rows.append(cells)
+        row_data.append({"point": int(point), "strategy": strategy})
+    labels = [label for label, _, _ in present]
+    on_defective = " and ".join(label for label, source, _ in present if source is defective)
+    said = {"rollout time": _rollout_words(data), "completed": "completed (finished and kept)"}
+    on_healthy = ", ".join(said.get(label, label) for label, source, _ in present if source is healthy)
+    words = [f"{on_defective} on the defective release"] if on_defective else []
+    words += [f"{on_healthy} on the same scenario with a healthy release"] if on_healthy else []
     return Table(
         "sweep-summary",
-        [*map(axis_label, axes), "strategy", *(w[0] for w in present)],
+        [*map(axis_label, axes), "strategy", *labels],
         rows,
         row_data,
-        "means per grid point; users harmed and time to detect on the defective release, rollout time and "
-        "false rollbacks on the same scenario with a healthy release",
+        "; ".join(["means per grid point", *words]),
     )
+
+
+_FRONTIER_MEASURES = ("rollout_time", "completed", "users_harmed", "false_rollback")
 
 
 def frontier_rows(data: SweepData) -> Table:
-    assert data.frontier is not None
+    """The frontier ``rollout-sim sweep`` prints (``sim.render.frontier_table``), numbered as on the trade-off
+    chart: the same rows, values and units; ``completed`` only when some setting did not finish every healthy run."""
+    frontier = data.frontier
+    assert frontier is not None
+    partial = bool((frontier["completed"].dropna() < 1.0).any())
+    formats = {"rollout_time": _in(_unit_of(frontier["rollout_time"])), "users_harmed": _count}
+    formats |= {"completed": _percent, "false_rollback": _percent}
+    shown = [name for name in _FRONTIER_MEASURES if partial or name != "completed"]
+    headers = {
+        "rollout_time": "rollout time",
+        "completed": "completed",
+        "users_harmed": "users harmed",
+        "false_rollback": "false rollbacks",
+    }
     rows, row_data = [], []
-    for row in data.frontier.to_dict(orient="records"):
-        rows.append(
-            [
-                Cell(str(row["number"]), numeric=True),
-                *(Cell(value_text(row[path])) for path in data.group_axes),
-                Cell(row["setting"]),
-                Cell(_duration(row["duration_s"]), {"value": float(row["duration_s"])}, True),
-                Cell(_count(row["blast_radius_users"]), {"value": float(row["blast_radius_users"])}, True),
-            ]
-        )
+    for row in frontier.to_dict(orient="records"):
+        cells = [Cell(str(row["number"]), numeric=True)]
+        cells += [Cell(value_text(row[path]), {"axis": path}) for path in data.group_axes]
+        cells.append(Cell(row["setting"]))
+        for name in shown:
+            value = row[name]
+            missing = value is None or pd.isna(value)
+            attributes = {} if missing else {"measure": name, "value": float(value)}
+            cells.append(Cell("-" if missing else formats[name](float(value)), attributes, True))
+        rows.append(cells)
         row_data.append({"setting": row["setting"], "number": row["number"]})
     return Table(
         "frontier",
-        ["#", *map(axis_label, data.group_axes), "setting", "rollout time", "users harmed"],
+        ["#", *map(axis_label, data.group_axes), "setting", *(headers[name] for name in shown)],
         rows,
         row_data,
-        "Pareto frontier: the settings no other beats on both rollout time (healthy release) and users harmed "
-        "(defective release); # is the number on the trade-off chart",
+        "Pareto frontier, per setting of the axes that do not touch a strategy: the settings no other beats on "
+        f"all three of {_rollout_words(data)} and false rollbacks (share of healthy releases rolled back), both "
+        "on the healthy release, and users harmed on the defective release; beaten means no worse on the three "
+        "and better on one. # is the number on the trade-off chart",
     )
+
+
+def goal_blocks(data: SweepData) -> list[Block]:
+    """The goal's answer, as ``rollout-sim sweep --goal`` prints it (``sim.render.goal_answer``)."""
+    answer = data.answer
+    if answer is None:
+        return []
+    conditions = ", ".join(map(str, answer.conditions))
+    worlds = ", ".join(map(axis_label, answer.group_axes))
+    every = f" at every {worlds} (its worst value over them: a setting is chosen before the defect is known)"
+    shown = f"The answer is {answer.best.setting}." if answer.best is not None else "No setting meets it."
+    return [
+        Heading("Goal"),
+        Paragraph(
+            f"Which setting to use for the goal {conditions}: among the settings meeting every condition"
+            f"{every if worlds else ''}, the one with the lowest rollout time on the healthy release "
+            f"({_horizon_words(data)}); ties go to fewer users harmed; means throughout. {shown} As rollout-sim "
+            "sweep --goal prints it:"
+        ),
+        Code(cli_text(goal_answer(answer))),
+    ]
+
+
+def cli_text(renderable: Any, width: int = GOAL_WIDTH) -> str:
+    """A rich renderable as the command line prints it in a terminal ``width`` columns wide, without colour
+    (the same text whatever the terminal or the environment)."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        color_system=None,
+        force_terminal=False,
+        force_interactive=False,
+        no_color=True,
+        emoji=False,
+        highlight=False,
+        legacy_windows=False,
+    )
+    console.print(renderable)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()).strip("\n")
 
 
 def sweep_charts(data: SweepData) -> list[Chart]:
@@ -151,17 +272,25 @@ def sweep_charts(data: SweepData) -> list[Chart]:
 
 
 def _tradeoff(data: SweepData) -> Chart:
-    assert data.candidates is not None and data.frontier is not None
-    undrawn = int(data.candidates["duration_s"].isna().sum())
-    note = f" {undrawn} setting(s) never completed on the healthy release and are not drawn." if undrawn else ""
-    numbers = ", ".join(f"{n}: {s}" for n, s in zip(data.frontier["number"], data.frontier["setting"], strict=True))
+    candidates, frontier = data.candidates, data.frontier
+    assert candidates is not None and frontier is not None
+    undrawn = int(candidates[["rollout_time", "users_harmed"]].isna().any(axis=1).sum())
+    note = ""
+    if undrawn:
+        why = "failed" if data.horizon_counted else "never completed on the healthy release, or failed"
+        note = f" {undrawn} setting(s) have no rollout time or no users harmed ({why}) and are not drawn."
+    numbers = ", ".join(f"{n}: {s}" for n, s in zip(frontier["number"], frontier["setting"], strict=True))
+    chosen = data.answer.best.setting if data.answer is not None and data.answer.best is not None else None
+    star = f" Starred: {chosen}, the goal's answer." if chosen is not None else ""
     return Chart(
         "tradeoff.png",
         "Trade-off: rollout time against users harmed, with the Pareto frontier",
-        "Each marker is a strategy setting at a grid point (means): its rollout time on the healthy release "
-        "against the users it harmed on the defective one. Ringed and numbered: the Pareto frontier "
-        f"({numbers}).{note}",
-        tradeoff_chart(data.candidates, data.group_axes, data.strategies),
+        "Each marker is a strategy setting at a setting of the other axes (means): its "
+        f"{_rollout_words(data)} on the healthy release against the users it harmed on the defective one. "
+        f"Ringed and numbered: the Pareto frontier ({numbers}). False rollbacks (the share of healthy releases "
+        "rolled back) are the frontier's third objective, written beside each number (fr): a ringed setting that "
+        f"looks beaten on these two axes is on the frontier because it rolls back fewer healthy releases.{star}{note}",
+        tradeoff_chart(candidates, data.group_axes, data.strategies, chosen, data.horizon_counted),
     )
 
 

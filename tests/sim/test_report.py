@@ -19,9 +19,11 @@ from click.testing import CliRunner
 from sim.cli import _Commands, cli
 from sim.grid import Axis
 from sim.measures import OUTCOMES
-from sim.pareto import pareto_frontier
-from sim.render import ROWS
-from sim.report import report_command
+from sim.render import ROWS, frontier_table, goal_answer
+from sim.report import report_command, sweep_data
+from sim.report.sweeps import cli_text
+from sim.report.words import value_text
+from sim.sweeps import answer_goal, parse_goal, settings_table, sweep_frontier
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RUNNER = CliRunner()
@@ -311,6 +313,42 @@ def sweep_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+TINY_AXES = [Axis("strategies.canary.steps.0", ()), Axis("release.defect.harm", ())]
+GOAL = "users_harmed<=100,false_rollback<=0.05"
+
+
+def parsed_frontier(page: Page) -> list[dict[str, Any]]:
+    """The frontier as the HTML carries it: number, setting, each world axis (its text) and each measure (exact)."""
+    found = []
+    for row, cells in rows_of(page, "frontier"):
+        entry: dict[str, Any] = {"number": int(row["data-number"]), "setting": row["data-setting"]}
+        for attributes, text in cells:
+            if "data-axis" in attributes:
+                entry[attributes["data-axis"]] = text
+            elif "data-measure" in attributes:
+                entry[attributes["data-measure"]] = number(attributes)
+        found.append(entry)
+    return found
+
+
+def check_frontier(page: Page, table: pd.DataFrame, axes: list[Axis]) -> pd.DataFrame:
+    """The report's frontier is sim.sweeps.sweep_frontier of the same table: the same rows in the same order,
+    the same world, setting and exact means (completed shown when some setting on it did not finish)."""
+    expected = sweep_frontier(table, axes)
+    shown = parsed_frontier(page)
+    assert [row["setting"] for row in shown] == list(expected["setting"])
+    assert [row["number"] for row in shown] == list(range(1, len(expected) + 1))
+    partial = bool((expected["completed"].dropna() < 1.0).any())
+    worlds = [axis.path for axis in axes if not axis.is_strategy]
+    for row, want in zip(shown, expected.to_dict(orient="records"), strict=True):
+        for path in worlds:
+            assert row[path] == value_text(want[path])
+        for name in ("rollout_time", "users_harmed", "false_rollback", *(["completed"] if partial else [])):
+            assert row[name] == want[name], (row["setting"], name)
+        assert ("completed" in row) == partial
+    return expected
+
+
 def test_sweep_report_has_the_tradeoff_chart_and_marks_the_frontier(sweep_report: Path) -> None:
     out = sweep_report
     folder = out / "tiny-sweep"
@@ -318,24 +356,215 @@ def test_sweep_report_has_the_tradeoff_chart_and_marks_the_frontier(sweep_report
     assert "chart-tradeoff" in page.figures
     assert len(page.images) == len(list(folder.glob("*.png"))) == 4
     table = pd.read_parquet(out / "tiny-sweep.parquet")  # what `rollout-sim sweep` wrote, beside the report
-    frontier = pareto_frontier(table, [Axis("strategies.canary.steps.0", ()), Axis("release.defect.harm", ())])
-    rows = rows_of(page, "frontier")
-    assert [row["data-setting"] for row, _ in rows] == list(frontier["setting"])
-    assert [row["data-number"] for row, _ in rows] == [str(i) for i in range(1, len(frontier) + 1)]
-    for (_, cells), expected in zip(rows, frontier.itertuples(), strict=True):
-        assert number(cells[-2][0]) == expected.duration_s and number(cells[-1][0]) == expected.blast_radius_users
+    frontier = check_frontier(page, table, TINY_AXES)
+    candidates = sweep_data(table, [axis.path for axis in TINY_AXES]).candidates
+    numbered = candidates[candidates["frontier"] > 0].sort_values("frontier")
+    assert list(numbered["setting"]) == list(frontier["setting"])
     html = (folder / "report.html").read_text(encoding="utf-8")
     caption = html.split('id="chart-tradeoff"', 1)[1].split("</figcaption>", 1)[0]
     for index, setting in enumerate(frontier["setting"], start=1):
         assert f"{index}: {setting}" in caption  # the chart numbers the frontier's points as its table
-    # The summary: every grid point x strategy, with the sweep table's means.
+    assert "False rollbacks" in caption and "third objective" in caption
+    assert "counted as the horizon" in caption
+    # The summary: every grid point x strategy, with the sweep table's means; rollout time counts the horizon.
     summary = rows_of(page, "sweep-summary")
     assert len(summary) == table["point"].nunique() * 2
-    harmed = table[(table["release"] == "defective") & (table["measure"] == "blast_radius_users")]
-    expected = {(int(p), s): m for p, s, m in zip(harmed["point"], harmed["strategy"], harmed["mean"], strict=True)}
+    expected: dict[str, dict[tuple[int, str], float]] = {}
+    for release, measure in (("defective", "blast_radius_users"), ("healthy", "rollout_time_s")):
+        rows = table[(table["release"] == release) & (table["measure"] == measure)]
+        means = zip(rows["point"], rows["strategy"], rows["mean"], strict=True)
+        expected[measure] = {(int(p), s): m for p, s, m in means}
     for row, cells in summary:
         shown = {c[0]["data-measure"]: number(c[0]) for c in cells if "data-measure" in c[0]}
-        assert shown["blast_radius_users"] == expected[(int(row["data-point"]), row["data-strategy"])]
+        for measure, means in expected.items():
+            assert shown[measure] == means[(int(row["data-point"]), row["data-strategy"])]
+        assert "rollout_duration_s" not in shown
+
+
+def cli_lines(text: str) -> list[str]:
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def cli_frontier(stdout: str) -> list[list[str]]:
+    """The rows of the frontier ``rollout-sim sweep`` printed, cell by cell."""
+    lines = cli_lines(stdout)
+    start = next(i for i, line in enumerate(lines) if "Pareto frontier: no other setting" in line)
+    rule = next(i for i in range(start, len(lines)) if "───" in lines[i])
+    rows = []
+    for line in lines[rule + 1 :]:
+        if not line.strip():
+            break
+        rows.append(re.split(r"\s{2,}", line.strip()))
+    return rows
+
+
+def test_sweep_report_frontier_and_goal_are_what_rollout_sim_sweep_prints(sweep_report: Path) -> None:
+    out = sweep_report
+    scenario = str(out / "tiny.toml")
+    printed = RUNNER.invoke(
+        cli, ["sweep", scenario, "-n", REPLICATIONS, "--workers", "1", "--out", str(out), "--goal", GOAL],
+        env={"COLUMNS": "100"},
+    )  # fmt: skip
+    assert printed.exit_code == 0, printed.output
+    # Run now with --goal (the saved items are read), and read back from the table with --goal.
+    now = report(scenario, "--sweep", "--goal", GOAL, "-n", REPLICATIONS, "--workers", "1", "--name", "goal",
+                 "--out", str(out))  # fmt: skip
+    assert now.exit_code == 0, now.output
+    read = report(scenario, "--from", str(out / "tiny-sweep.parquet"), "--goal", GOAL, "--name", "goal-read",
+                  "--out", str(out))  # fmt: skip
+    assert read.exit_code == 0, read.output
+    table = pd.read_parquet(out / "tiny-sweep.parquet")
+    answer = answer_goal(table, TINY_AXES, parse_goal(GOAL))
+    for name in ("goal", "goal-read"):
+        markdown = (out / name / "report.md").read_text(encoding="utf-8")
+        frontier = [row[1:] for row in markdown_table(markdown, "Pareto frontier")]  # without the number
+        assert frontier == cli_frontier(printed.stdout)
+        check_frontier(read_page(out / name), table, TINY_AXES)
+        goal = markdown.split("## Goal\n", 1)[1].split("## Summary", 1)[0]
+        assert f"The answer is {answer.best.setting}." in goal
+        block = goal.split("```\n", 1)[1].split("\n```", 1)[0].splitlines()
+        assert block == cli_text(goal_answer(answer)).splitlines()
+        lines = cli_lines(printed.stdout)
+        first = lines.index(block[0])
+        assert lines[first : first + len(block)] == block  # as the command line printed it
+        reproduce = markdown.split("## Reproduce", 1)[1]
+        assert f"--goal '{GOAL}'" in reproduce
+    html = (out / "goal" / "report.html").read_text(encoding="utf-8")
+    caption = html.split('id="chart-tradeoff"', 1)[1].split("</figcaption>", 1)[0]
+    assert f"Starred: {answer.best.setting}, the goal&#x27;s answer." in caption
+    assert (out / "goal" / "tradeoff.png").read_bytes() == (out / "goal-read" / "tradeoff.png").read_bytes()
+
+
+def tidy(settings: dict[str, dict[str, Any]], worlds: tuple[float, ...] = (0.01,)) -> pd.DataFrame:
+    """A sweep table (as ``rollout-sim sweep`` writes it) from ``{strategy: {measure: mean}}``, one grid point per
+    world; a measure of the healthy release is named ``healthy:MEASURE``, a tuple gives a mean per world."""
+    rows = []
+    for point, harm in enumerate(worlds):
+        for strategy, measures in settings.items():
+            for key, mean in measures.items():
+                release, _, measure = key.rpartition(":")
+                rows.append(
+                    {"point": point, "release.defect.harm": harm, "release": release or "defective",
+                     "strategy": strategy, "measure": measure, "mean": mean[point] if isinstance(mean, tuple) else mean,
+                     "median": None, "p95": None, "ci_low": None, "ci_high": None, "n": 100}
+                )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def setting(rollout: Any, harmed: Any, false_rollback: Any = 0.0, measure: str = "rollout_time_s") -> dict[str, Any]:
+    completed = tuple(1.0 - f for f in false_rollback) if isinstance(false_rollback, tuple) else 1.0 - false_rollback
+    return {
+        f"healthy:{measure}": rollout,
+        "healthy:outcome_false_rollback": false_rollback,
+        "healthy:outcome_completed": completed,
+        "blast_radius_users": harmed,
+    }
+
+
+HARM = Axis("release.defect.harm", ())
+
+
+def report_of_table(table: pd.DataFrame, folder: Path, name: str, *args: str) -> tuple[Page, str]:
+    saved = folder / "synthetic-sweep.csv"
+    table.to_csv(saved, index=False)
+    result = report("--from", str(saved), "--name", name, "--out", str(folder), *args)
+    assert result.exit_code == 0, result.output
+    return read_page(folder / name), (folder / name / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_setting_with_many_false_rollbacks_is_kept_or_dropped_as_rollout_sim_sweep_does(tmp_path: Path) -> None:
+    table = tidy(
+        {
+            "careful": setting(1800.0, 100.0),
+            # Finishes its healthy runs in 10 minutes but rolls back half of them, which count as the horizon: in
+            # the first world it buys nothing for it (dropped); in the second it harms fewer users (kept).
+            "jumpy": setting(0.5 * 600 + 0.5 * 14400, (100.0, 50.0), false_rollback=0.5),
+            "fast": setting(0.0, 5000.0),
+            "nervous": setting(900.0, 100.0, false_rollback=0.2),  # faster than careful: kept, it trades
+        },
+        worlds=(0.01, 0.05),
+    )
+    page, markdown = report_of_table(table, tmp_path, "synthetic", "--goal", "false_rollback<=0.1")
+    frontier = check_frontier(page, pd.read_csv(tmp_path / "synthetic-sweep.csv"), [HARM])
+    assert list(zip(frontier["release.defect.harm"], frontier["setting"], strict=True)) == [
+        (0.01, "fast"), (0.01, "nervous"), (0.01, "careful"),
+        (0.05, "fast"), (0.05, "nervous"), (0.05, "careful"), (0.05, "jumpy"),
+    ]  # fmt: skip
+    shown = parsed_frontier(page)
+    assert [row["false_rollback"] for row in shown if row["setting"] == "jumpy"] == [0.5]
+    assert [row["completed"] for row in shown if row["setting"] == "nervous"] == [0.8, 0.8]
+    # Every setting is on the chart, ringed or not (jumpy of the first world too), numbered as in the table.
+    candidates = sweep_data(table, [HARM.path]).candidates
+    assert len(candidates) == len(settings_table(table, [HARM])) == 8
+    numbered = candidates[candidates["frontier"] > 0].sort_values("frontier")
+    assert list(numbered["setting"]) == list(frontier["setting"]) and list(numbered["frontier"]) == list(range(1, 8))
+    headers = markdown.split("## Pareto frontier\n", 1)[1].split("\n")[1]
+    assert "completed" in headers and "false rollbacks" in headers  # as sweep shows it when some did not finish
+    goal = markdown.split("## Goal\n", 1)[1].split("## Summary", 1)[0]
+    assert "The answer is fast." in goal and "answer: fast" in goal
+
+
+def test_a_table_saved_before_rollout_time_s_gives_the_frontier_rollout_sim_sweep_gives(tmp_path: Path) -> None:
+    # Only rollout_duration_s, over the finished runs: sim.sweeps reads it as the rollout time, and so does the
+    # report; jumpy is then fast (10 minutes) and kept for its speed, though it rolls back half its releases.
+    table = tidy(
+        {
+            "careful": setting(1800.0, 100.0, measure="rollout_duration_s"),
+            "jumpy": setting(600.0, 100.0, false_rollback=0.5, measure="rollout_duration_s"),
+            "fast": setting(0.0, 5000.0, measure="rollout_duration_s"),
+        }
+    )
+    assert not (table["measure"] == "rollout_time_s").any()
+    page, markdown = report_of_table(table, tmp_path, "legacy")
+    frontier = check_frontier(page, pd.read_csv(tmp_path / "synthetic-sweep.csv"), [HARM])
+    assert list(frontier["setting"]) == ["fast", "jumpy", "careful"]
+    assert "over the finished runs only" in markdown.split("## Pareto frontier", 1)[1].split("## Summary", 1)[0]
+    summary = {
+        row["data-strategy"]: {c[0]["data-measure"]: number(c[0]) for c in cells if "data-measure" in c[0]}
+        for row, cells in rows_of(page, "sweep-summary")
+    }
+    assert summary["jumpy"]["rollout_duration_s"] == 600.0 and summary["jumpy"]["outcome_completed"] == 0.5
+
+
+def test_a_goal_on_the_defect_of_a_healthy_sweep_table_is_refused(tmp_path: Path) -> None:
+    saved = tmp_path / "healthy-sweep.csv"
+    tidy({"careful": {"healthy:rollout_time_s": 600.0, "healthy:outcome_false_rollback": 0.0}}).to_csv(
+        saved, index=False
+    )
+    result = RUNNER.invoke(report_command, ["--from", str(saved), "--goal", GOAL, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        "rollout-sim: error: --goal users_harmed<=100: the release is healthy at every grid point of this sweep, so "
+        "there is no defective release to measure"
+    ]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+    # A goal on the healthy release alone is answered.
+    result = report("--from", str(saved), "--goal", "false_rollback<=0.05", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "answer: careful" in (tmp_path / "out" / "healthy-sweep" / "report.md").read_text(encoding="utf-8")
+
+
+def test_a_sweep_report_is_the_same_bytes_when_made_again(tmp_path: Path) -> None:
+    table = tidy({"careful": setting(1800.0, 100.0), "nervous": setting(900.0, 100.0, false_rollback=0.2)})
+    for name in ("one", "two"):
+        report_of_table(table, tmp_path, name, "--goal", "users_harmed<=200")
+    for file in ("tradeoff.png", "users-harmed.png", "outcomes.png"):
+        assert (tmp_path / "one" / file).read_bytes() == (tmp_path / "two" / file).read_bytes()
+    one, two = ((tmp_path / name / "report.html").read_text().split("<h2>Reproduce</h2>")[0] for name in ("one", "two"))
+    assert one == two
+
+
+def test_the_report_frontier_is_the_one_the_command_line_prints_for_the_same_table(tmp_path: Path) -> None:
+    table = tidy(
+        {"careful": setting(1800.0, 100.0), "nervous": setting(900.0, 100.0, false_rollback=0.2)}, worlds=(0.01, 0.1)
+    )
+    _, markdown = report_of_table(table, tmp_path, "cells")
+    read = pd.read_csv(tmp_path / "synthetic-sweep.csv")
+    printed = frontier_table(sweep_frontier(read, [HARM]), [HARM.path])
+    columns = [column._cells for column in printed.columns]
+    assert [row[1:] for row in markdown_table(markdown, "Pareto frontier")] == [
+        list(cells) for cells in zip(*columns, strict=True)
+    ]
 
 
 def test_sweep_report_from_its_table_is_checked_against_the_saved_sweep(sweep_report: Path) -> None:
@@ -380,6 +609,9 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "--name a path": (["--name", "a/b", "--out", out], "--name 'a/b'"),
         "--name of a folder not a report": (["--name", "mine", "--out", out], "is not a report folder"),
         "--sweep without a grid": (["default", "--sweep", "--out", out], "no grid"),
+        "--goal without a sweep": (["default", "--goal", GOAL, "--out", out], "--goal asks which setting of a sweep"),
+        "--goal malformed": (["--sweep", "--goal", "users_harmed=5", "--out", out], "use <=, <, >= or >, not ="),
+        "--goal on a comparison": (["--from", str(truncated), "--goal", GOAL, "--out", out], "is a comparison; a goal"),
     }
 
 
@@ -397,6 +629,9 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         "--name a path",
         "--name of a folder not a report",
         "--sweep without a grid",
+        "--goal without a sweep",
+        "--goal malformed",
+        "--goal on a comparison",
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, case: str) -> None:
