@@ -15,8 +15,7 @@ from pathlib import Path
 
 import sim
 from sim.executors import InlineExecutor
-from sim.pareto import pareto_frontier
-from sim.sweeps import prepare_sweep, run_sweep, sweep_table
+from sim.sweeps import prepare_sweep, run_sweep, sweep_frontier, sweep_table
 
 
 def main() -> None:
@@ -43,7 +42,7 @@ def main() -> None:
         table = sweep_table(plan)
         tabled = time.perf_counter() - start
         start = time.perf_counter()
-        pareto_frontier(table, plan.axes)
+        sweep_frontier(table, plan.axes)
         frontier = time.perf_counter() - start
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(

@@ -19,7 +19,6 @@ from sim.cli import cli
 from sim.executors import InlineExecutor, LocalExecutor, Outcome, Task
 from sim.grid import Axis, parse_axis
 from sim.measures import OUTCOMES
-from sim.pareto import pareto_frontier
 from sim.results import METRICS
 from sim.sweeps import plan_sweep, run_sweep, sweep_table
 from tests.generators import make_scenario
@@ -107,25 +106,10 @@ def test_local_processes_give_the_same_table(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(inline, pooled)
 
 
-def test_pareto_frontier_keeps_only_settings_not_beaten_on_both() -> None:
-    rows = []
-    # (strategy, duration when healthy, users harmed when defective)
-    for strategy, duration, harmed in [
-        ("fast", 0.0, 900.0),
-        ("slow", 3600.0, 10.0),
-        ("worse", 3600.0, 50.0),
-        ("mid", 600.0, 100.0),
-        ("tie", 600.0, 100.0),
-        ("never", float("nan"), 1.0),
-    ]:
-        rows.append(dict(point=0, release="healthy", strategy=strategy, measure="rollout_duration_s", mean=duration))
-        rows.append(dict(point=0, release="defective", strategy=strategy, measure="blast_radius_users", mean=harmed))
-    frontier = pareto_frontier(pd.DataFrame(rows), [])
-    assert list(frontier["setting"]) == ["fast", "mid", "tie", "slow"]
+def test_the_frontier_is_per_defect_size_and_labels_strategy_settings(tmp_path: Path) -> None:
+    from sim.sweeps import sweep_frontier
 
-
-def test_pareto_frontier_is_per_defect_size_and_labels_strategy_settings(tmp_path: Path) -> None:
-    frontier = pareto_frontier(sweep(tmp_path), AXES)
+    frontier = sweep_frontier(sweep(tmp_path), AXES)
     assert set(frontier["release.defect.harm"]) == {0.02, 0.1}
     assert any(setting.startswith("canary (steps.0=") for setting in frontier["setting"])
 
