@@ -23,6 +23,29 @@ rate = 10
 name = "bigbang"
 """
 
+# A small scenario with a [sweep] table: 2 x 2 grid points, big-bang and a canary.
+SWEEP_TOML = """
+name = "small"
+horizon = "40m"
+seed = 3
+replications = 64
+[population]
+users = 10000
+[traffic]
+rate = 100
+[release.defect]
+harm = 0.05
+[detection.analysis]
+min_requests = 20
+[[strategies]]
+name = "bigbang"
+[[strategies]]
+name = "canary"
+params = { steps = [0.05, 0.5], bake = "5m" }
+[sweep]
+grid = { "strategies.canary.steps.0" = [0.05, 0.2], "release.defect.harm" = [0.02, 0.1] }
+"""
+
 
 NO_DETECTION = {
     "analysis": {"enabled": False},

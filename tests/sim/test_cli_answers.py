@@ -24,31 +24,9 @@ from sim.results import MetricSummary
 from sim.scenario import ScenarioError, load_scenario
 from sim.sweeps import GOAL_MEASURES, parse_goal
 from tests.fuzz import fuzz_settings
-from tests.generators import SMALL_TOML
+from tests.generators import SMALL_TOML, SWEEP_TOML
 
 RUNNER = CliRunner()
-
-SWEEP_TOML = """
-name = "small"
-horizon = "40m"
-seed = 3
-replications = 64
-[population]
-users = 10000
-[traffic]
-rate = 100
-[release.defect]
-harm = 0.05
-[detection.analysis]
-min_requests = 20
-[[strategies]]
-name = "bigbang"
-[[strategies]]
-name = "canary"
-params = { steps = [0.05, 0.5], bake = "5m" }
-[sweep]
-grid = { "strategies.canary.steps.0" = [0.05, 0.2], "release.defect.harm" = [0.02, 0.1] }
-"""
 
 
 def invoke(*args: str) -> Result:

@@ -24,31 +24,18 @@ from sim.report import report_command, sweep_data
 from sim.report.sweeps import cli_text
 from sim.report.words import value_text
 from sim.sweeps import answer_goal, parse_goal, settings_table, sweep_frontier
+from tests.generators import SWEEP_TOML
 
 PNG = b"\x89PNG\r\n\x1a\n"
 RUNNER = CliRunner()
 REPLICATIONS = "8"
-TINY_SWEEP = """
-name = "tiny"
-horizon = "40m"
-seed = 3
-replications = 8
-[population]
-users = 2000
-[traffic]
-rate = 20
-[release.defect]
-harm = 0.05
-[detection.analysis]
-min_requests = 20
-[[strategies]]
-name = "bigbang"
-[[strategies]]
-name = "canary"
-params = { steps = [0.05, 0.5], bake = "5m" }
-[sweep]
-grid = { "strategies.canary.steps.0" = [0.05, 0.2], "release.defect.harm" = [0.02, 0.1] }
-"""
+# The shared small sweep, smaller still: fewer users and replications keep the report tests quick.
+TINY_SWEEP = (
+    SWEEP_TOML.replace('name = "small"', 'name = "tiny"')
+    .replace("replications = 64", "replications = 8")
+    .replace("users = 10000", "users = 2000")
+    .replace("rate = 100", "rate = 20")
+)
 
 
 def report(*args: str):

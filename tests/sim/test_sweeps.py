@@ -21,7 +21,7 @@ from sim.grid import Axis, parse_axis
 from sim.measures import OUTCOMES
 from sim.results import METRICS
 from sim.sweeps import plan_sweep, run_sweep, sweep_table
-from tests.generators import make_scenario
+from tests.generators import SWEEP_TOML, make_scenario
 
 AXES = [parse_axis("strategies.canary.steps.0=0.05,0.2"), parse_axis("release.defect.harm=0.02,0.1")]
 
@@ -116,7 +116,7 @@ def test_the_frontier_is_per_defect_size_and_labels_strategy_settings(tmp_path: 
 
 def test_cli_sweep_writes_parquet_and_csv_and_prints_the_frontier(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(SMALL_TOML)
+    path.write_text(SWEEP_TOML)
     out = tmp_path / "reports"
     result = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(out), "--workers", "1"])
     assert result.exit_code == 0, result.output
@@ -130,14 +130,14 @@ def test_cli_sweep_writes_parquet_and_csv_and_prints_the_frontier(tmp_path: Path
 
 def test_cli_sweep_without_a_grid_is_bad_input(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(SMALL_TOML.split("[sweep]")[0])
+    path.write_text(SWEEP_TOML.split("[sweep]")[0])
     result = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(tmp_path)])
     assert result.exit_code == 2 and "no grid" in result.stderr
 
 
 def test_a_killed_sweep_process_finishes_only_the_rest_when_run_again(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(SMALL_TOML.replace('horizon = "40m"', 'horizon = "12h"'))
+    path.write_text(SWEEP_TOML.replace('horizon = "40m"', 'horizon = "12h"'))
     out = tmp_path / "reports"
 
     def command(folder: Path) -> list[str]:
@@ -159,34 +159,11 @@ def test_a_killed_sweep_process_finishes_only_the_rest_when_run_again(tmp_path: 
     pd.testing.assert_frame_equal(pd.read_csv(out / "small-sweep.csv"), pd.read_csv(fresh / "small-sweep.csv"))
 
 
-SMALL_TOML = """
-name = "small"
-horizon = "40m"
-seed = 3
-replications = 64
-[population]
-users = 10000
-[traffic]
-rate = 100
-[release.defect]
-harm = 0.05
-[detection.analysis]
-min_requests = 20
-[[strategies]]
-name = "bigbang"
-[[strategies]]
-name = "canary"
-params = { steps = [0.05, 0.5], bake = "5m" }
-[sweep]
-grid = { "strategies.canary.steps.0" = [0.05, 0.2], "release.defect.harm" = [0.02, 0.1] }
-"""
-
-
 def test_python_api_sweep_is_the_cli_operation(tmp_path: Path) -> None:
     import sim
 
     path = tmp_path / "s.toml"
-    path.write_text(SMALL_TOML)
+    path.write_text(SWEEP_TOML)
     result = sim.sweep(path, out=tmp_path / "api", executor=InlineExecutor())
     assert result.parquet.is_file() and result.csv.is_file() and not result.errors
     assert result.frontier is not None and len(result.frontier) > 0
@@ -199,7 +176,7 @@ def test_ctrl_c_stops_a_pooled_sweep_promptly_and_says_how_to_resume(tmp_path: P
     import psutil
 
     path = tmp_path / "s.toml"
-    path.write_text(SMALL_TOML.replace('horizon = "40m"', 'horizon = "1d"'))
+    path.write_text(SWEEP_TOML.replace('horizon = "40m"', 'horizon = "1d"'))
     command = [sys.executable, "-m", "sim", "sweep", str(path), "-n", "640", "--out", str(tmp_path), "--workers", "2"]
     # Its own session, so that Ctrl-C can reach the whole group, as a terminal sends it.
     process = subprocess.Popen(
@@ -215,7 +192,7 @@ def test_ctrl_c_stops_a_pooled_sweep_promptly_and_says_how_to_resume(tmp_path: P
     assert "run the same command again" in stderr and "Traceback" not in stderr
 
 
-def _sweep_cli(tmp_path: Path, *args: str, text: str = SMALL_TOML):
+def _sweep_cli(tmp_path: Path, *args: str, text: str = SWEEP_TOML):
     path = tmp_path / "s.toml"
     path.write_text(text)
     return CliRunner().invoke(cli, ["sweep", str(path), "--out", str(tmp_path / "out"), "--workers", "1", *args])
@@ -246,7 +223,7 @@ def test_bad_grids_are_bad_input(tmp_path: Path, grids: list[str], message: str)
 def test_a_failing_plugin_is_reported_again_when_the_sweep_resumes(tmp_path: Path) -> None:
     from tests.generators import plugin
 
-    text = SMALL_TOML + f'[[strategies]]\nname = "x"\nuse = "{plugin("Explodes")}"\n'
+    text = SWEEP_TOML + f'[[strategies]]\nname = "x"\nuse = "{plugin("Explodes")}"\n'
     for _ in range(2):
         result = _sweep_cli(tmp_path, text=text)
         assert result.exit_code == 1 and "boom" in result.stderr, result.output
