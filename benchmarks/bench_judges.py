@@ -4,8 +4,10 @@ Run: ``python benchmarks/bench_judges.py`` (``--quick`` for a smoke run).
 
 Two rows per judge, one process, replications per CPU-second:
 - ``default``: the default scenario (its 5% error defect, one-day horizon)
-  with one strategy, a 5% -> 25% -> 50% canary with a baseline arm whose
-  only judge is the one measured, measuring every minute;
+  with one strategy, a day-long canary (5% -> 25% -> 50%, 8 hours each) with
+  a baseline arm whose only judge is the one measured, measuring every
+  minute; a run ends in effect when its judge (or a watcher) catches the
+  defect;
 - ``healthy day``: the same canary held at 5% for a whole day on the healthy
   release, so every one of the 1,440 scrapes is judged; and the share of
   that time spent inside the judge's ``measure``.
@@ -35,11 +37,11 @@ PARAMS: dict[str, dict[str, Any]] = {
 
 def _scenario(judge: dict[str, Any], healthy: bool) -> sim.Scenario:
     base = sim.load_scenario(sim.bundled_scenarios()["default"])
-    steps, bake = ([0.05], "1d") if healthy else ([0.05, 0.25, 0.5], "10m")
+    steps, bake = ([0.05], "1d") if healthy else ([0.05, 0.25, 0.5], "8h")  # a day-long canary either way
     spec = {
         "name": "canary",
         "use": "canary",
-        "params": {"steps": steps, "bake": bake, "check": bake if healthy else "1m", "baseline": True, "judge": "j"},
+        "params": {"steps": steps, "bake": bake, "check": "1d" if healthy else "1m", "baseline": True, "judge": "j"},
         "judges": {"j": judge},
     }
     update: dict[str, Any] = {"strategies": [sim.scenario.StrategySpec(**spec)]}
