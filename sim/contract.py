@@ -147,6 +147,9 @@ class Exposure(NamedTuple):
         return None
 
 
+_EVERYONE = Exposure.of(1.0)  # what every done decision serves: one object, checked once by the engine
+
+
 @dataclass(frozen=True)
 class RollbackStyle:
     """How a rollback takes the new version out of service.
@@ -240,7 +243,7 @@ class Decision(NamedTuple):
     @classmethod
     def done(cls) -> Decision:
         """Serve every user from the new version and stop deciding (judges stop too)."""
-        return cls("done", Exposure.of(1.0), 0.0, ())
+        return cls("done", _EVERYONE, 0.0, ())
 
     @property
     def weight(self) -> float | None:
@@ -339,9 +342,6 @@ class Alert:
     time: float
 
 
-_set = object.__setattr__
-
-
 class Observation:
     """What a strategy knows when it decides (read-only). Times are seconds since rollout start.
 
@@ -372,13 +372,13 @@ class Observation:
     ) -> None:
         """``source(name)`` computes ``judges``, ``canary``, ``stable``, ``alerts``, ``rng``, ``telemetry``
         or ``judge:NAME``; ``judge(name)``, when given, reads one judge faster than ``source``."""
-        _set(self, "now", now)
-        _set(self, "exposure", exposure)
-        _set(self, "decisions", decisions)
-        _set(self, "_source", source)
-        _set(self, "phase", phase)
-        _set(self, "_cache", {})
-        _set(self, "_judge", judge)
+        _set_now(self, now)
+        _set_exposure(self, exposure)
+        _set_decisions(self, decisions)
+        _set_source(self, source)
+        _set_phase(self, phase)
+        _set_cache(self, {})
+        _set_judge(self, judge)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("an Observation is read-only")
@@ -431,6 +431,14 @@ class Observation:
         (seconds or a duration; None: everything received), in one ``segment`` or all."""
         seconds = None if window is None else _seconds("window", window)
         return self._get("telemetry")(version, seconds, segment)
+
+
+# The slots' own setters: past the read-only __setattr__, and cheaper than object.__setattr__ (one
+# Observation per decision).
+_set_now, _set_exposure, _set_decisions, _set_source, _set_phase, _set_cache, _set_judge = (
+    Observation.__dict__[name].__set__
+    for name in ("now", "exposure", "decisions", "_source", "phase", "_cache", "_judge")
+)
 
 
 @dataclass(frozen=True)

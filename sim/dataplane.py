@@ -17,7 +17,10 @@ strategy; the split of those errors between the arms is hypergeometric
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 
@@ -62,6 +65,17 @@ class Harm:
         return self.test_probability if self.carriers is None else self.carriers * self.test_probability
 
 
+class _Layout(NamedTuple):
+    """An exposure as the data plane applies it, per segment. Arrays are shared: never written to."""
+
+    threshold: np.ndarray  # (S,) sticky threshold in buckets (user unit), else zeros
+    share: np.ndarray  # (S,) share of requests served (request and instance units), else zeros
+    arms: np.ndarray  # (2, S) baseline and mirror shares
+    preview: float  # test requests per second
+    on: bool  # the new version receives any traffic
+    full: bool  # it serves every user of every segment
+
+
 @dataclass
 class Span:
     """What one tick produced, per replication."""
@@ -86,6 +100,7 @@ class DataPlane:
         """``baseline_rates``: error and slow rates of every version, for copies (the commons cover the rest);
         ``latency``: the histogram buckets, if the scenario keeps them."""
         self._cohorts = cohorts
+        self._starts = cohorts.segment_starts  # (a property that computes it)
         self.latency = latency
         self._routing, self._harm = routing, harm
         self._baseline_rates = baseline_rates
@@ -108,6 +123,12 @@ class DataPlane:
         self._first_on = np.full(replications, np.nan)
         self._last_on = np.full(replications, np.nan)
         self.exposures = [Exposure.none()] * replications
+        self._layouts: dict[Exposure, _Layout] = {}
+        self._zeros = (np.zeros(segments, dtype=np.int64), np.zeros(segments), np.zeros((2, segments)))
+        self._layout = [self._laid_out(self.exposures[0])] * replications  # what the arrays above hold now
+        # (span, bands version, what _close_tick returned) after a tick in which no exposure changed, until one does.
+        self._held: tuple | None = None
+        self._steady = True  # no exposure changed inside the tick being drawn (a change at its start is fine)
         # Per replication, segment (the last row: test traffic), arm and metric (telemetry.metrics).
         self.counters = np.zeros((replications, segments + 1, 3, metrics(latency)), dtype=np.int64)
         self.requests = np.zeros(replications, dtype=np.int64)  # so far
@@ -128,7 +149,37 @@ class DataPlane:
         """
         r = replication
         self._integrate(r, now)
+        self._held = None
         self.exposures[r] = exposure
+        layout, before = self._laid_out(exposure), self._layout[r]
+        self._layout[r] = layout
+        # Only the rows that change are written (the zero rows are shared, so most are not).
+        if layout.threshold is not before.threshold:
+            self._threshold[r] = layout.threshold
+        if layout.share is not before.share:
+            self._share[r] = layout.share
+        if layout.arms is not before.arms:
+            self._arms[r] = layout.arms
+        if layout.preview != before.preview:
+            self._preview[r] = layout.preview
+        on = layout.on
+        if on and not before.on and math.isnan(self._first_on[r]):
+            self._first_on[r] = now
+        if before.on and not on:
+            self._last_on[r] = now
+        self._on[r] = on
+        return layout.full
+
+    def _laid_out(self, exposure: Exposure) -> _Layout:
+        """What ``exposure`` means per segment; worked out once per distinct exposure (a few per strategy)."""
+        layout = self._layouts.get(exposure)
+        if layout is None:
+            if len(self._layouts) >= 256:  # a strategy with ever new shares: the cache must not grow without end
+                self._layouts.clear()
+            layout = self._layouts[exposure] = self._lay_out(exposure)
+        return layout
+
+    def _lay_out(self, exposure: Exposure) -> _Layout:
         named = dict(exposure.shares)
         default = float(named.get(EVERY_SEGMENT, 0.0))
         values = [float(named.get(segment, default)) for segment in self._segments]
@@ -137,21 +188,26 @@ class DataPlane:
             values = [math.floor(v * n + 0.5) / n for v in values]
         serving, mode = exposure.mode == "serve", exposure.mode
         sticky = serving and exposure.unit == "user"
-        self._threshold[r] = [round(v * BUCKETS) for v in values] if sticky else 0
-        self._share[r] = values if serving and not sticky else 0.0
-        self._arms[r, 0] = values if exposure.baseline and serving else 0.0
-        self._arms[r, 1] = values if mode == "mirror" else 0.0
-        self._preview[r] = exposure.preview_rate if mode == "preview" else 0.0
-        on = exposure.preview_rate > 0 if mode == "preview" else any(values)
-        if on and not self._on[r] and np.isnan(self._first_on[r]):
-            self._first_on[r] = now
-        if self._on[r] and not on:
-            self._last_on[r] = now
-        self._on[r] = on
-        return serving and min(values) >= 1.0
+        thresholds = [round(v * BUCKETS) for v in values] if sticky else []
+        shares = values if serving and not sticky else []
+        none = [0.0] * len(values)
+        arms = [values if exposure.baseline and serving else none, values if mode == "mirror" else none]
+        no_threshold, no_share, no_arms = self._zeros  # shared, so that set_exposure sees what did not change
+        return _Layout(
+            threshold=np.array(thresholds, dtype=np.int64) if any(thresholds) else no_threshold,
+            share=np.array(shares) if any(shares) else no_share,
+            arms=np.array(arms) if any(arms[0]) or any(arms[1]) else no_arms,
+            preview=exposure.preview_rate if mode == "preview" else 0.0,
+            on=exposure.preview_rate > 0 if mode == "preview" else any(values),
+            full=serving and min(values) >= 1.0,
+        )
 
     def _integrate(self, r: int, now: float) -> None:
-        elapsed = now - self._changed_at[r]
+        changed_at = self._changed_at[r]
+        if now == changed_at:  # the usual change, at a tick: nothing to integrate yet
+            return
+        self._steady = False
+        elapsed = now - changed_at
         if elapsed > 0:
             self._share_integral[r] += self._share[r] * elapsed
             self._arms_integral[r] += self._arms[r] * elapsed
@@ -162,8 +218,25 @@ class DataPlane:
 
     def _close_tick(self, end: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Served probability per band, now and averaged over the tick; baseline and mirror shares;
-        and the seconds x rate of preview traffic."""
+        and the seconds x rate of preview traffic (arrays to read, never to write)."""
         span = end - self._tick_start
+        held = self._held
+        if held is not None and held[0] == span and held[1] == self.bands.version:
+            # No exposure changed since a tick as long as this one that was steady too, and the bands are
+            # the same: every array would come out the same (the integrals are still zero).
+            self._changed_at[:] = end
+            self._tick_start = end
+            return held[2]
+        closed = self._close_changed_tick(end, span)
+        self._held = None
+        if self._steady:  # each exposure held all through this tick: the next ticks may reuse it all
+            for array in closed:
+                array.flags.writeable = False
+            self._held = (span, self.bands.version, closed)
+        self._steady = True
+        return closed
+
+    def _close_changed_tick(self, end: float, span: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         elapsed = end - self._changed_at
         segment = self._cohorts.segment
         share_total = self._share_integral + self._share * elapsed[:, None]
@@ -173,6 +246,8 @@ class DataPlane:
             )
             served_now = np.broadcast_to(self._share[:, segment, None], served_tick.shape)
             return self._close_arms(end, span, elapsed, np.clip(served_tick, 0.0, 1.0), served_now)
+        if not self._pieces:
+            return self._close_sticky_tick(end, span, elapsed, share_total)
         rows, segments = np.nonzero(self._threshold)
         pieces = np.array(self._pieces, dtype=float).reshape(-1, 4)
         r = np.concatenate([pieces[:, 0].astype(np.int64), rows])
@@ -187,6 +262,21 @@ class DataPlane:
         served_tick = (share_total[:, :, None] + sticky)[:, segment] / span
         inside_now = (self.bands.edges[:, :, 1:] <= self._threshold[:, :, None]) & (self._threshold[:, :, None] > 0)
         served_now = (self._share[:, :, None] + inside_now)[:, segment]
+        return self._close_arms(end, span, elapsed, np.clip(served_tick, 0.0, 1.0), served_now)
+
+    def _close_sticky_tick(
+        self, end: float, span: float, elapsed: np.ndarray, share_total: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``_close_tick`` when no threshold changed inside the tick (the usual tick): each replication's
+        thresholds held since its last change, so its bands inside them were served for ``elapsed``."""
+        threshold = self._threshold
+        if not self.bands.are_edges(threshold):
+            rows, segments = np.nonzero(threshold)
+            self.bands.split(rows, segments, threshold[rows, segments], self._routing)
+        inside_now = (self.bands.edges[:, :, 1:] <= threshold[:, :, None]) & (threshold[:, :, None] > 0)
+        # What the general case sums from zero, one piece per threshold: 0 + x is x, exactly.
+        served_tick = (share_total[:, :, None] + inside_now * elapsed[:, None, None])[:, self._cohorts.segment] / span
+        served_now = (self._share[:, :, None] + inside_now)[:, self._cohorts.segment]
         return self._close_arms(end, span, elapsed, np.clip(served_tick, 0.0, 1.0), served_now)
 
     def _close_arms(
@@ -282,6 +372,9 @@ class DataPlane:
         commons: Commons,
     ) -> None:
         """Defect onset: the first request the defect can act on reaching the new version (served or copied)."""
+        unseen = np.isnan(self.onset)
+        if not unseen.any():  # every onset found already (what follows draws nothing then)
+            return
         reachable_cohort = harm.probability > 0
         reachable = new[:, reachable_cohort].sum(axis=(1, 2))
         if mirrored is not None:
@@ -290,7 +383,7 @@ class DataPlane:
             reachable = reachable + preview
         if harm.carriers is not None:  # a healthy release of the mix has no defect to reach
             reachable = np.where(harm.carriers > 0, reachable, 0)
-        first_time = np.isnan(self.onset) & (reachable > 0)
+        first_time = unseen & (reachable > 0)
         if first_time.any():
             # The first of n arrival times, uniform over the part of the tick when the new version had traffic
             # (approximation: uniform there whatever the share): start + span * Beta(1, n).
@@ -321,7 +414,7 @@ class DataPlane:
         harm: Harm | None,
     ) -> None:
         """Telemetry per segment and arm: requests, errors (baseline plus visible defect), slow requests."""
-        starts = self._cohorts.segment_starts
+        starts = self._starts
         requests = commons.segment_requests
         new = np.add.reduceat(new, starts, axis=1)
         stable = requests - new
@@ -335,9 +428,11 @@ class DataPlane:
         if harmed is not None:
             harmed = np.add.reduceat(harmed, starts, axis=1)
         visible = {"errors": ERRORS, "latency": SLOW}.get(harm.kind) if harm is not None else None
+        others = requests - new
+        split = self._error_split(new, others)
         for metric, drawn in ((ERRORS, commons.errors), (SLOW, commons.slow)):
             # Which of the requests that erred anyway were routed where: hypergeometric.
-            on_new = self._split_errors(new, requests - new, drawn)
+            on_new = split(drawn)
             rest = drawn - on_new
             if baseline is not None:
                 on_baseline = self._harm.hypergeometric(baseline, stable, rest)
@@ -369,20 +464,21 @@ class DataPlane:
             on_new = healthy_latency + self._harm.multinomial(slowed, self.latency.slowed)
         counts[:, :, NEW] += on_new
 
-    def _split_errors(self, new: np.ndarray, others: np.ndarray, drawn: np.ndarray) -> np.ndarray:
-        """Which of ``drawn`` requests that erred anyway were among the ``new`` ones: hypergeometric."""
+    def _error_split(self, new: np.ndarray, others: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """A function of ``drawn`` requests that erred anyway: how many were among the ``new`` ones
+        (hypergeometric). Worked out once for the errors and the slow requests of a tick."""
         if not new.any():
-            return np.zeros_like(new)
+            return np.zeros_like  # (drawn has new's shape and dtype)
         if not others.any():  # everything went to the new version
-            return drawn.copy()
-        return self._harm.hypergeometric(new, others, drawn)
+            return np.copy
+        return partial(self._harm.hypergeometric, new, others)
 
     def _count_copies(self, mirrored: np.ndarray | None, preview: np.ndarray | None, harm: Harm | None) -> None:
         """Mirrored and test requests reach only the new version's telemetry (copies serve nobody)."""
         visible = harm.kind if harm is not None else "silent"
         if mirrored is not None:
             hits = self._harm.binomial(mirrored, harm.per_request()) if harm is not None else mirrored * 0
-            starts = self._cohorts.segment_starts
+            starts = self._starts
             self._count_copy(
                 self.counters[:, :-1],
                 np.add.reduceat(mirrored, starts, axis=1),

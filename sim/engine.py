@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import simpy
 
-from sim.contract import EVERY_SEGMENT, MIN_WAIT, Alert, Decision, RollbackStyle
+from sim.contract import MIN_WAIT, Alert, Decision, RollbackStyle
 from sim.lane import DECIDING, DONE, MITIGATED, PAUSED, ROLLING_BACK, Lane
 from sim.plugins import PluginError
 from sim.scenario import ResponseTime
@@ -43,22 +43,10 @@ class Priority(IntEnum):
 
 
 def at(env: simpy.Environment, time: float, priority: Priority) -> simpy.Event:
-    """An event at ``time`` (rounded to the engine's resolution) with an order among same-time events.
-
-    Built and queued by hand, as ``simpy.Event(env)`` and ``env.schedule``
-    would (simpy is pinned for it): the engine makes one per decision.
-    """
-    event = _new_event(simpy.Event)
-    event.env = env
-    event.callbacks = []
-    event._ok = True
-    event._value = None
+    """An event at ``time`` (rounded to the engine's resolution) with an order among same-time events."""
     now = env._now
-    heappush(env._queue, (now + max(0.0, round(time / RESOLUTION) * RESOLUTION - now), priority, next(env._eid), event))
-    return event
-
-
-_new_event = object.__new__
+    delay = round(time / RESOLUTION) * RESOLUTION - now
+    return _queued(env, now + (delay if delay > 0.0 else 0.0), priority, [])
 
 
 def soon(env: simpy.Environment, action: Callable[[], None]) -> None:
@@ -67,11 +55,24 @@ def soon(env: simpy.Environment, action: Callable[[], None]) -> None:
     What needs no waiting runs this way rather than as a process: a process
     per alarm and rollback costs more than the rest of a replication.
     """
-    event = simpy.Event(env)
+    _queued(env, env._now, _URGENT, [lambda _: action()])
+
+
+def _queued(env: simpy.Environment, time: float, priority: int, callbacks: list) -> simpy.Event:
+    """A triggered event, queued at ``time``: built by hand as ``simpy.Event(env)``, ``succeed`` and
+    ``env.schedule`` would (simpy is pinned for it); the engine makes several per replication."""
+    event = _new_event(_Event)
+    event.env = env
+    event.callbacks = callbacks
     event._ok = True
     event._value = None
-    event.callbacks.append(lambda _: action())
-    env.schedule(event, simpy.events.URGENT)
+    heappush(env._queue, (time, priority, next(env._eid), event))
+    return event
+
+
+_new_event = object.__new__
+_Event = simpy.Event
+_URGENT = simpy.events.URGENT
 
 
 def then(event: simpy.Event, action: Callable[[], None]) -> None:
@@ -188,7 +189,7 @@ def _apply(env: simpy.Environment, lane: Lane, r: int, decision: Decision) -> fl
         start_rollback(env, lane, r, by, seen[0] if seen else env.now, decision.style, decision.reason)
         return None
     if decision.action == "done":
-        lane.expose(r, lane.plane.exposures[r].but(shares=((EVERY_SEGMENT, 1.0),), mode="serve", baseline=False))
+        lane.expose(r, lane.everyone(r))
         lane.board.stop_all(r)
         lane.done_at[r] = env.now
         lane.enter(r, DONE)
@@ -214,7 +215,7 @@ def alarm(
     """A watcher fired; after a person's response time a rollback starts, unless one started first."""
     key = (r, watcher)
     if lane.active(r) and key not in lane.responding:
-        lane.responding.add(key)
+        lane.respond(r, watcher)
         when = env.now if at_time is None else at_time
         lane.alerts[r] = (*lane.alerts[r], Alert(watcher, when))
         lane.record(r, "alarm", watcher)
@@ -283,6 +284,6 @@ def gradual_rollback(env: simpy.Environment, lane: Lane, r: int, style: Rollback
 
 def mitigate(env: simpy.Environment, lane: Lane, r: int) -> None:
     """The new version is out of service: the rollback is complete."""
-    lane.expose(r, lane.plane.exposures[r].but(shares=((EVERY_SEGMENT, 0.0),), mode="serve", baseline=False))
+    lane.expose(r, lane.no_one(r))
     lane.mitigation_at[r] = env.now
     lane.enter(r, MITIGATED)

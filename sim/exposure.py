@@ -43,17 +43,38 @@ CAPACITY = 8
 """Bands per replication and cohort; a tick with more distinct thresholds merges the most alike."""
 
 
-def distinct(requests: np.ndarray, users: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Distinct users hit when ``requests`` fall uniformly on ``users`` alike users (elementwise)."""
+def distinct(
+    requests: np.ndarray, users: np.ndarray, rng: np.random.Generator, stay: np.ndarray | None = None
+) -> np.ndarray:
+    """Distinct users hit when ``requests`` fall uniformly on ``users`` alike users (elementwise).
+
+    ``stay``: ``log_stay(users)``, when the caller has it already (it depends on the users alone).
+    """
+    few = requests <= users
+    if stay is None:
+        stay = log_stay(users)
     with np.errstate(divide="ignore", invalid="ignore"):
-        miss = np.where(users > 0, np.exp(requests * np.log1p(-1.0 / np.maximum(users, 1))), 1.0)
+        miss = np.where(users > 0, np.exp(requests * stay), 1.0)
         expected = users * (1.0 - miss)
-        few = requests <= users
+        if few.all():  # the usual case; the general one draws exactly this (its second half draws nothing)
+            hit_share = np.where(requests > 0, expected / np.maximum(requests, 1), 0.0)
+            return rng.binomial(requests, np.clip(hit_share, 0.0, 1.0))
         hit_share = np.where(few & (requests > 0), expected / np.maximum(requests, 1), 0.0)
     trials = np.concatenate([np.where(few, requests, 0), np.where(few, 0, users)])
     chance = np.concatenate([np.clip(hit_share, 0.0, 1.0), np.where(few, 0.0, np.clip(miss, 0.0, 1.0))])
     drawn = rng.binomial(trials, chance).reshape(2, *requests.shape)
     return np.where(few, drawn[0], users - drawn[1])
+
+
+def log_stay(users: np.ndarray) -> np.ndarray:
+    """log(1 - 1/n) for ``users`` alike users (n >= 1): the log of the chance that one request misses a user."""
+    with np.errstate(divide="ignore"):  # one user: log(0)
+        return np.log1p(-1.0 / np.maximum(users, 1))
+
+
+def _shifted(values: np.ndarray) -> np.ndarray:
+    """``values`` moved one place along the last axis (the first value stays, the last drops out)."""
+    return np.concatenate([values[..., :1], values[..., :-1]], axis=-1)
 
 
 class Bands:
@@ -79,6 +100,9 @@ class Bands:
         self.users[:, :, 0] = self._cohort_users
         self.unexposed = self.users.copy()
         self.unharmed = self.users.copy()
+        self.version = 0  # changes with every split and merge: what depends on the layout of the bands reads it
+        self._unmerged: tuple | None = None  # (served now, over the tick, version) of a merge_alike that merged none
+        self._stay: tuple | None = None  # ((version, bands used), log_stay of their users)
 
     @property
     def used(self) -> int:
@@ -95,6 +119,10 @@ class Bands:
 
     def harmed_per_cohort(self) -> np.ndarray:
         return (self.users - self.unharmed).sum(axis=2)
+
+    def are_edges(self, thresholds: np.ndarray) -> bool:
+        """Whether every threshold of an (R, S) array is an edge already (0 and ``BUCKETS`` always are)."""
+        return bool((self.edges == thresholds[:, :, None]).any(axis=2).all())
 
     def split(self, rows: np.ndarray, segments: np.ndarray, thresholds: np.ndarray, rng: np.random.Generator) -> None:
         """Make each ``thresholds[i]`` an edge of segment ``segments[i]`` in replication ``rows[i]``.
@@ -129,11 +157,11 @@ class Bands:
         edges = self.edges[rows, segments]
         band = (edges[:, 1:] <= thresholds[:, None]).sum(axis=1)  # the band holding the threshold
         column = np.arange(CAPACITY + 1)[None, :]
-        source = np.where(column <= band[:, None], column, column - 1)
-        moved = np.take_along_axis(edges, source, axis=1)
+        moved = np.where(column <= band[:, None], edges, _shifted(edges))  # edges above the band move up one
         moved[column == band[:, None] + 1] = thresholds
         self.edges[rows, segments] = moved
         self.count[rows, segments] += 1
+        self.version += 1
         # The same for every cohort of each pair's segment.
         per_pair = self._cohort_count[segments]
         pair = np.repeat(np.arange(len(rows)), per_pair)
@@ -143,7 +171,7 @@ class Bands:
         )
         b = band[pair]
         sizes = self._cohort_users[c]
-        low = np.take_along_axis(edges[pair], b[:, None], axis=1)[:, 0]
+        low = edges[pair, b]
         below = sizes * thresholds[pair] // BUCKETS - sizes * low // BUCKETS
         users, unharmed, unexposed = self.users[r, c], self.unharmed[r, c], self.unexposed[r, c]
         pick = np.arange(len(pair))
@@ -159,33 +187,40 @@ class Bands:
             unexposed_below[exposed] = rng.hypergeometric(
                 band_unexposed, band_unharmed - band_unexposed, unharmed_below[exposed]
             )
-        cap = np.arange(CAPACITY)[None, :]
-        source = np.where(cap <= b[:, None], cap, cap - 1)
-        for array, rows_of, part in (
-            (self.users, users, below),
-            (self.unharmed, unharmed, unharmed_below),
-            (self.unexposed, unexposed, unexposed_below),
-        ):
-            moved = np.take_along_axis(rows_of, source, axis=1)
-            moved[pick, b] = part
-            moved[pick, b + 1] = rows_of[pick, b] - part
-            array[r, c] = moved
+        # The three counts at once: bands above b move up one; b keeps the part below, b + 1 the rest.
+        counts, parts = np.stack([users, unharmed, unexposed]), np.stack([below, unharmed_below, unexposed_below])
+        moved = np.where(np.arange(CAPACITY) <= b[:, None], counts, _shifted(counts))
+        moved[:, pick, b] = parts
+        moved[:, pick, b + 1] = counts[:, pick, b] - parts
+        self.users[r, c], self.unharmed[r, c], self.unexposed[r, c] = moved
 
     def merge_alike(self, served_now: np.ndarray, served_tick: np.ndarray, mitigated: np.ndarray) -> None:
         """Merge adjacent bands whose users are alike for the future: both served alike over the
         last tick and now, or both never exposed. ``served_now``, ``served_tick``: (R, C, CAPACITY)."""
-        if self.count.max() < 2:
+        used = self.used
+        if used < 2:
             return
+        unmerged = self._unmerged
+        if unmerged and unmerged[0] is served_now and unmerged[1] is served_tick and unmerged[2] == self.version:
+            # The same served arrays and bands as a call that merged none: the same pairs are served alike,
+            # pristine bands only ever stop being pristine, mitigated replications only grow. None merge now.
+            return
+        # Only the bands in use anywhere: past them every pair is empty and never merges.
         starts = self._segment_starts
-        alike = (served_now[:, :, :-1] == served_now[:, :, 1:]) & (served_tick[:, :, :-1] == served_tick[:, :, 1:])
-        alike &= served_now[:, :, :-1] > 0
-        alike = np.logical_and.reduceat(alike, starts, axis=1)  # (R, S, CAPACITY - 1)
-        pristine = np.logical_and.reduceat(self.unexposed == self.users, starts, axis=1)
+        now, tick = served_now[:, :, :used], served_tick[:, :, :used]
+        alike = (now[:, :, :-1] == now[:, :, 1:]) & (tick[:, :, :-1] == tick[:, :, 1:])
+        alike &= now[:, :, :-1] > 0
+        alike = np.logical_and.reduceat(alike, starts, axis=1)  # (R, S, used - 1)
+        pristine = np.logical_and.reduceat(self.unexposed[:, :, :used] == self.users[:, :, :used], starts, axis=1)
         alike |= pristine[:, :, :-1] & pristine[:, :, 1:]
-        alike &= np.arange(CAPACITY - 1)[None, None, :] < (self.count - 1)[:, :, None]
+        alike &= np.arange(used - 1)[None, None, :] < (self.count - 1)[:, :, None]
         alike &= ~mitigated[:, None, None]  # nothing reaches them any more: not worth the work
         if alike.any():
-            self._merge(alike)
+            joins = np.zeros((*self.count.shape, CAPACITY - 1), dtype=bool)
+            joins[:, :, : used - 1] = alike
+            self._merge(joins)
+        else:
+            self._unmerged = (served_now, served_tick, self.version)
 
     def _merge(self, joins: np.ndarray) -> None:
         """Band k + 1 joins band k wherever ``joins[r, s, k]``; vectorised over every pair."""
@@ -199,6 +234,7 @@ class Bands:
         merged[pair[starts.ravel()], group[starts]] = edges[:, :-1][starts]
         merged[:, 0] = 0
         self.edges[rows, segments] = merged
+        self.version += 1
         self.count[rows, segments] -= joins[rows, segments].sum(axis=1)
         per_pair = self._cohort_count[segments]
         cohort_pair = np.repeat(np.arange(len(rows)), per_pair)
@@ -222,6 +258,13 @@ class Bands:
         joins[r, segment, int(np.argmin(distance))] = True
         self._merge(joins)
 
+    def _log_stay(self, used: int) -> np.ndarray:
+        """``log_stay`` of the bands in use; the same until a split or merge changes them."""
+        key = (self.version, used)
+        if self._stay is None or self._stay[0] != key:
+            self._stay = (key, log_stay(self.users[:, :, :used]))
+        return self._stay[1]
+
     def record(self, served: np.ndarray, harmed: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
         """Update distinct users from served and harmed requests, each (R, C, bands used).
 
@@ -230,9 +273,10 @@ class Bands:
         used = served.shape[2]
         users = self.users[:, :, :used]
         unexposed, unharmed = self.unexposed[:, :, :used], self.unharmed[:, :, :used]
+        stay = self._log_stay(used)
         newly_harmed = np.zeros(len(served), dtype=np.int64)
         if harmed is not None and harmed.any():
-            hit = distinct(harmed, users, rng)
+            hit = distinct(harmed, users, rng, stay)
             first_harm = rng.hypergeometric(unharmed, users - unharmed, hit)
             fresh = rng.hypergeometric(unexposed, unharmed - unexposed, first_harm)
             unexposed -= fresh
@@ -242,6 +286,6 @@ class Bands:
         # thinning), so the unharmed ones land on users regardless of harm.
         clean = served if harmed is None else served - harmed
         if clean.any() and unexposed.any():
-            hit = distinct(clean, users, rng)
+            hit = distinct(clean, users, rng, stay)
             unexposed -= rng.hypergeometric(unexposed, users - unexposed, hit)
         return newly_harmed

@@ -24,6 +24,7 @@ import numpy as np
 import simpy
 
 from sim.contract import (
+    EVERY_SEGMENT,
     MAX_WAIT,
     MIN_WAIT,
     UNITS,
@@ -123,16 +124,25 @@ class Lane:
         self.decisions = [0] * replications
         self.waiting: list[simpy.Event | None] = [None] * replications  # what each strategy waits for
         self.deciders: list[Callable[[simpy.Event], None]] = []  # each replication's decision, as a callback
+        self._judge_views = [partial(self.board.view, r) for r in range(replications)]  # one per Observation
         self.alerts: list[tuple[Alert, ...]] = [()] * replications
         self.history_end = history[-1]  # scrapes continue the history's cumulative counters
-        self._seen = [history[-1][r] for r in range(replications)]
+        self._seen = [history[-1]] * replications  # the snapshot each strategy last decided on (all rows)
         nan = np.full(replications, np.nan)
         self.done_at, self.full_at, self.rollback_at = nan.copy(), nan.copy(), nan.copy()
         self.alarm_at, self.mitigation_at = nan.copy(), nan.copy()
         self.alarm_by: list[str | None] = [None] * replications
         self.responding: set[tuple[int, str]] = set()
+        # The same as arrays, for can_alarm at every scrape: phase before rolling_back; responding, per watcher.
+        self._before_rollback = np.ones(replications, dtype=bool)
+        self._responding_to: dict[str, np.ndarray] = {}
         self._asked: list[Exposure | None] = [None] * replications  # the last checked exposure
         self._asked_exposed: list[Exposure | None] = [None] * replications
+        # Exposure objects are shared by many replications (a strategy's steps, the engine's promotion
+        # and withdrawal): each is converted and checked once, keyed by identity (and kept, so ids stay unique).
+        self._served: dict[tuple[int, str], tuple[Exposure, Exposure]] = {}
+        self._variants: dict[tuple[int, float], tuple[Exposure, Exposure]] = {}
+        self._checked: dict[int, Exposure] = {}  # exposures decisions asked for that passed the check, by id
         self.error: str | None = None
         self._default_style: RollbackStyle | None = None
         self.settled = False  # terminal, and its last tick drawn: the data plane stops
@@ -144,6 +154,8 @@ class Lane:
         if phase not in _NEXT[self.phase[r]]:
             raise AssertionError(f"{PHASES[self.phase[r]]} -> {PHASES[phase]}")
         self.phase[r] = phase
+        if phase >= ROLLING_BACK:
+            self._before_rollback[r] = False
         if phase == MITIGATED:
             self.plane.mitigated[r] = True  # the data plane stops harming (unless the defect persists)
         if phase != DECIDING:
@@ -151,9 +163,15 @@ class Lane:
 
     def can_alarm(self, watcher: str) -> np.ndarray:
         """Replications in which an alarm from ``watcher`` could still start a rollback."""
-        waiting = np.zeros(self.replications, dtype=bool)
-        waiting[[r for r, name in self.responding if name == watcher]] = True
-        return (np.array(self.phase) < ROLLING_BACK) & ~waiting
+        waiting = self._responding_to.get(watcher)
+        return self._before_rollback.copy() if waiting is None else self._before_rollback & ~waiting
+
+    def respond(self, r: int, watcher: str) -> None:
+        """Someone acts on ``watcher``'s alarm in replication ``r`` (once: later alarms from it are moot)."""
+        self.responding.add((r, watcher))
+        if watcher not in self._responding_to:
+            self._responding_to[watcher] = np.zeros(self.replications, dtype=bool)
+        self._responding_to[watcher][r] = True
 
     def active(self, r: int) -> bool:
         """Can still be rolled back: not already rolling back or mitigated."""
@@ -176,26 +194,28 @@ class Lane:
     # -- what the strategy sees and does ---------------------------------------------------
 
     def observe(self, r: int) -> Observation:
-        self.decisions[r] += 1
-        previous, latest = self._seen[r], self.log.latest[r]
+        decisions = self.decisions[r]
+        self.decisions[r] = decisions + 1
+        previous, latest = self._seen[r], self.log.latest
         self._seen[r] = latest  # "since the last decision" starts again now
         return Observation(
             self.env.now,
             self.plane.exposures[r],
-            self.decisions[r] - 1,
-            lambda name: self._source(r, name, latest - previous),
+            decisions,
+            lambda name: self._source(r, name, latest, previous),
             PHASES[self.phase[r]],
-            partial(self.board.view, r),
+            self._judge_views[r],
         )
 
-    def _source(self, r: int, name: str, since: np.ndarray) -> object:
-        """The fields of an Observation that are computed when first read."""
+    def _source(self, r: int, name: str, latest: np.ndarray, previous: np.ndarray) -> object:
+        """The fields of an Observation that are computed when first read (``canary`` and ``stable``:
+        from the snapshot ``previous``, seen at the last decision, to ``latest``)."""
         if name == "judges":
             return self.board.views(r)
         if name.startswith("judge:"):
             return self.board.view(r, name.removeprefix("judge:"))
         if name in ("canary", "stable"):
-            return stats(since, ARMS["new" if name == "canary" else "stable"])
+            return stats(latest[r] - previous[r], ARMS["new" if name == "canary" else "stable"])
         if name == "alerts":
             return self.alerts[r]
         if name == "rng":
@@ -220,14 +240,19 @@ class Lane:
             shown = short_repr(decision)
             raise PluginError(f"strategy {self.name!r} returned {shown}, expected a sim.Decision (not a subclass)")
         if not _plain_continue(decision, self._asked[r]):
-            # An exposure equal to the one in force was checked when it was set.
+            # An exposure equal to the one in force was checked when it was set; an exposure object checked
+            # before (by any replication: strategies share theirs) is still valid (it is immutable).
+            exposure = decision.exposure
+            checked = exposure is not None and self._checked.get(id(exposure)) is exposure
             try:
-                same = decision.exposure is not None and decision.exposure == self._asked[r]
+                same = checked or (exposure is not None and exposure == self._asked[r])
                 problem = Decision.problem(decision, self.segments, check_exposure=not same)  # a subclass can't skip it
             except Exception as error:  # fields of the wrong shape (e.g. shares not pairs)
                 problem = f"malformed ({type(error).__name__}: {short_repr(error)})"
             if problem:
                 raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
+            if exposure is not None and not same:  # checked just now, and valid
+                self._remember_checked(exposure)
         if decision.judges is not None or decision.reset:
             problem = self.board.apply(r, self.env.now, decision.judges, decision.reset)
             if problem:
@@ -235,18 +260,18 @@ class Lane:
         self._asked[r] = decision.exposure
         return decision
 
+    def _remember_checked(self, exposure: Exposure) -> None:
+        """Keep a checked exposure (and so its id) for ``ask``; immutable, so it stays valid."""
+        if len(self._checked) >= 1024:  # a strategy that makes a new exposure per decision: keep a bounded few
+            self._checked.clear()
+        self._checked[id(exposure)] = exposure
+
     def expose(self, r: int, exposure: Exposure) -> None:
         """Serve ``exposure`` from now on (the strategy's own unit when the exposure names none)."""
         if exposure is self._asked_exposed[r] or exposure == self._asked_exposed[r]:
             return  # the same as last time, before the strategy's unit was filled in
         self._asked_exposed[r] = exposure
-        if any(type(share) is not float for _, share in exposure.shares):  # e.g. a Fraction: plain floats from here
-            exposure = exposure.but(shares=tuple((name, float(share)) for name, share in exposure.shares))
-        if exposure.unit is None:
-            exposure = exposure.but(unit=self.units[r])
-            problem = Exposure.problem(exposure, self.segments)  # e.g. a class unit "instance" without instances
-            if problem:
-                raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
+        exposure = self._as_served(exposure, self.units[r])
         if exposure == self.plane.exposures[r]:
             return
         full = self.plane.set_exposure(r, exposure, self.env.now)
@@ -254,6 +279,44 @@ class Lane:
             self.full_at[r] = self.env.now
         if self._publish is not None:
             self.record(r, "exposure", describe(exposure))
+
+    def _as_served(self, exposure: Exposure, unit: str) -> Exposure:
+        """``exposure`` with plain float shares and ``unit`` filled in when it names none, checked."""
+        key = (id(exposure), unit)
+        known = self._served.get(key)
+        if known is not None and known[0] is exposure:
+            return known[1]
+        asked = exposure
+        if any(type(share) is not float for _, share in exposure.shares):  # e.g. a Fraction: plain floats from here
+            exposure = exposure.but(shares=tuple((name, float(share)) for name, share in exposure.shares))
+        if exposure.unit is None:
+            exposure = exposure.but(unit=unit)
+            problem = Exposure.problem(exposure, self.segments)  # e.g. a class unit "instance" without instances
+            if problem:
+                raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
+        if len(self._served) >= 1024:  # a strategy that makes a new exposure per decision: keep a bounded few
+            self._served.clear()
+        self._served[key] = (asked, exposure)
+        return exposure
+
+    def everyone(self, r: int) -> Exposure:
+        """The exposure in force, serving every user (the release is promoted)."""
+        return self._variant(r, 1.0)
+
+    def no_one(self, r: int) -> Exposure:
+        """The exposure in force, serving no user (the release is withdrawn)."""
+        return self._variant(r, 0.0)
+
+    def _variant(self, r: int, share: float) -> Exposure:
+        current = self.plane.exposures[r]
+        key = (id(current), share)
+        known = self._variants.get(key)
+        if known is None or known[0] is not current:
+            if len(self._variants) >= 1024:
+                self._variants.clear()
+            variant = current.but(shares=((EVERY_SEGMENT, share),), mode="serve", baseline=False)
+            known = self._variants[key] = (current, variant)
+        return known[1]
 
     def rollback_style(self, r: int, chosen: RollbackStyle | None) -> RollbackStyle:
         if chosen is not None:
@@ -274,9 +337,11 @@ class Lane:
 
     def advance(self, commons: Commons, harm: Harm | None) -> Span:
         """Draw the tick that ends now; a defect onset found in it becomes an event at its own time."""
+        if self._publish is None:
+            return self.plane.advance(commons, harm)
         unseen = np.isnan(self.plane.onset)
         span = self.plane.advance(commons, harm)
-        for r in np.flatnonzero(unseen & ~np.isnan(self.plane.onset)).tolist() if self._publish else ():
+        for r in np.flatnonzero(unseen & ~np.isnan(self.plane.onset)).tolist():
             self._publish(Event(self.name, r, float(self.plane.onset[r]), "defect onset", ""))
         return span
 
@@ -299,19 +364,19 @@ class Lane:
 def _plain_continue(decision: Decision, checked: Exposure | None) -> bool:
     """The most common decision, which needs no full check: keep the exposure already checked,
     decide again after a valid wait, nothing else."""
-    wait = decision.wait
+    action, exposure, wait, judges, reset, reason, style, by = decision  # one unpacking: cheaper than eight reads
     return (
-        decision.action == "continue"
-        and decision.exposure is checked
+        action == "continue"
+        and exposure is checked
         and checked is not None
         and type(wait) is float
         and MIN_WAIT <= wait <= MAX_WAIT
-        and decision.judges is None
-        and type(decision.reset) is tuple
-        and not decision.reset
-        and decision.style is None
-        and decision.by is None
-        and type(decision.reason) is str
+        and judges is None
+        and type(reset) is tuple
+        and not reset
+        and style is None
+        and by is None
+        and type(reason) is str
     )
 
 

@@ -56,22 +56,38 @@ def block_seed(seed: int, block: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(block,))
 
 
-def _carriers(scenario: Scenario, replications: int, rng: np.random.Generator) -> np.ndarray:
+def _carriers(scenario: Scenario, replications: int, streams: dict[str, np.random.Generator]) -> np.ndarray:
     """Which replications' releases carry the defect (a mix when ``release.defective_share`` < 1)."""
     release = scenario.release
     if release.defect is None:
         return np.zeros(replications, dtype=bool)
     if release.defective_share >= 1.0:
         return np.ones(replications, dtype=bool)
-    return rng.random(replications) < release.defective_share
+    return streams["release"].random(replications) < release.defective_share
+
+
+class _Streams(dict):
+    """Independent streams per purpose; derived without ``spawn()`` so every lane gets the same ones.
+
+    Each is made when first asked for: a generator costs about as much as a tick, and some purposes
+    (a mix of releases, missing scrapes) draw nothing in most scenarios.
+    """
+
+    def __init__(self, seed: np.random.SeedSequence, names: Sequence[str], offset: int) -> None:
+        super().__init__()
+        self._seed = seed
+        self._offsets = {name: offset + k for k, name in enumerate(names)}
+
+    def __missing__(self, name: str) -> np.random.Generator:
+        seed = self._seed
+        child = np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, self._offsets[name]))
+        stream = self[name] = np.random.default_rng(child)
+        return stream
 
 
 def _streams(seed: np.random.SeedSequence, names: Sequence[str], offset: int) -> dict[str, np.random.Generator]:
-    """Independent streams per purpose; derived without ``spawn()`` so every lane gets the same ones."""
-    return {
-        name: np.random.default_rng(np.random.SeedSequence(seed.entropy, spawn_key=(*seed.spawn_key, offset + k)))
-        for k, name in enumerate(names)
-    }
+    """The streams named ``names`` of ``seed``, numbered from ``offset`` (made when first used)."""
+    return _Streams(seed, names, offset)
 
 
 def _collector_paused(method: Callable[P, R]) -> Callable[P, R]:
@@ -126,7 +142,7 @@ class Simulation:
         self.cohorts = cohorts
         telemetry = scenario.telemetry
         rates = (telemetry.baseline_error_rate, telemetry.baseline_slow_rate)
-        self.defective = _carriers(scenario, replications, shared["release"])
+        self.defective = _carriers(scenario, replications, shared)
         self.defect = DefectModel(scenario, cohorts, self.defective)
         self.latency = LatencyModel.of(scenario)
         spikes = [edge for spike in scenario.traffic.spikes for edge in (spike.at, spike.at + spike.duration)]
@@ -140,7 +156,7 @@ class Simulation:
             shared,
             self.latency,
         )
-        self._telemetry_rng = shared["telemetry"]
+        self._shared = shared
         by_name = {spec.name: spec for spec in scenario.strategies}
         specs = [
             by_name[s] if isinstance(s, str) else s for s in (scenario.strategies if strategies is None else strategies)
@@ -226,7 +242,10 @@ class Simulation:
     def scrape(self, time: float) -> None:
         """Take a scrape of every lane; it reaches judges and watchers after the scrape lag."""
         telemetry = self.scenario.telemetry
-        missing = self._telemetry_rng.random(self.replications) < telemetry.missing_scrapes
+        if telemetry.missing_scrapes > 0:
+            missing = self._shared["telemetry"].random(self.replications) < telemetry.missing_scrapes
+        else:  # never below 0: skipping the draw changes nothing (the stream serves these draws only)
+            missing = np.zeros(self.replications, dtype=bool)
         if any(gap.at <= time < gap.at + gap.duration for gap in telemetry.gaps):
             missing[:] = True
         snapshots = [lane.plane.counters + lane.history_end for lane in self.lanes]

@@ -44,6 +44,28 @@ def history(
     Shape (scrapes + 1, R, segments + 1, 3, metrics); the first is all zeros.
     Each interval's mean is the daily curve at its middle (history needs no more).
     """
+    per_segment = _history_means(cohorts, scrapes, interval)
+    segments = len(cohorts.segment_names)
+    requests = rng.poisson(np.broadcast_to(per_segment[:, None, :], (scrapes, replications, segments)))
+    counts = np.zeros((scrapes + 1, replications, segments + 1, 3, metrics(latency)), dtype=np.int64)
+    errors, slow = both_rates(rng, requests, rates)
+    for metric, drawn in ((REQUESTS, requests), (ERRORS, errors), (SLOW, slow)):
+        counts[1:, :, :-1, STABLE, metric] = np.cumsum(drawn, axis=0)
+    if latency is not None:
+        counts[1:, :, :-1, STABLE, FIRST_BUCKET:] = np.cumsum(rng.multinomial(requests, latency.healthy), axis=0)
+    return counts
+
+
+_HISTORY_MEANS: dict[tuple[int, int, float], tuple[Cohorts, np.ndarray]] = {}
+
+
+def _history_means(cohorts: Cohorts, scrapes: int, interval: float) -> np.ndarray:
+    """Expected requests per segment in each interval of the history, (scrapes, segments); the same for
+    every block of a comparison, so remembered (read-only)."""
+    key = (id(cohorts), scrapes, interval)
+    known = _HISTORY_MEANS.get(key)
+    if known is not None and known[0] is cohorts:
+        return known[1]
     middles = -(np.arange(scrapes, 0, -1) - 0.5) * interval
     cells = np.floor(middles / CELL_SECONDS).astype(np.int64)
     first = int(cells.min()) if scrapes else 0
@@ -51,17 +73,17 @@ def history(
     means = by_cell[cells - first] * (interval / CELL_SECONDS)
     segments = len(cohorts.segment_names)
     per_segment = np.add.reduceat(means, cohorts.segment_starts, axis=1) if scrapes else np.zeros((0, segments))
-    requests = rng.poisson(np.broadcast_to(per_segment[:, None, :], (scrapes, replications, segments)))
-    counts = np.zeros((scrapes + 1, replications, segments + 1, 3, metrics(latency)), dtype=np.int64)
-    for metric, drawn in (
-        (REQUESTS, requests),
-        (ERRORS, rng.binomial(requests, rates[0])),
-        (SLOW, rng.binomial(requests, rates[1])),
-    ):
-        counts[1:, :, :-1, STABLE, metric] = np.cumsum(drawn, axis=0)
-    if latency is not None:
-        counts[1:, :, :-1, STABLE, FIRST_BUCKET:] = np.cumsum(rng.multinomial(requests, latency.healthy), axis=0)
-    return counts
+    per_segment.flags.writeable = False
+    if len(_HISTORY_MEANS) >= 64:
+        _HISTORY_MEANS.clear()
+    _HISTORY_MEANS[key] = (cohorts, per_segment)
+    return per_segment
+
+
+def both_rates(rng: np.random.Generator, requests: np.ndarray, rates: tuple[float, float]) -> np.ndarray:
+    """Binomial errors, then slow requests, among ``requests`` at the two ``rates``: exactly what two calls
+    would draw (the first call's elements, then the second's), with one call's fixed cost."""
+    return rng.binomial(np.stack([requests, requests]), np.array(rates, dtype=float).reshape(2, *[1] * requests.ndim))
 
 
 def metrics(latency: LatencyModel | None) -> int:
@@ -74,18 +96,16 @@ class TelemetryLog:
 
     def __init__(self, snapshots: np.ndarray, keep: int) -> None:
         self._snapshots: deque[np.ndarray] = deque(snapshots[-(keep + 1) :], maxlen=keep + 1)
+        self.latest: np.ndarray = self._snapshots[-1]  # (read at every decision)
         self.missing = np.zeros(snapshots.shape[1], dtype=bool)
         self.received = 0
-
-    @property
-    def latest(self) -> np.ndarray:
-        return self._snapshots[-1]
 
     def receive(self, snapshot: np.ndarray, missing: np.ndarray) -> None:
         """A scrape arrives; where it is missing, the previous snapshot stands."""
         if missing.any():
             snapshot = np.where(missing[:, None, None, None], self._snapshots[-1], snapshot)
         self._snapshots.append(snapshot)
+        self.latest = snapshot
         self.missing = missing
         self.received += 1
 

@@ -17,9 +17,28 @@ import numpy as np
 from sim.dataplane import Commons
 from sim.latency import LatencyModel
 from sim.population import CELL_SECONDS, Cohorts
+from sim.telemetry import both_rates
 
 _CELLS_PER_DRAW = 60  # cells drawn per numpy call at most: one simulated hour
 _FIRST_DRAW = 4  # the first call draws this many, then twice as many each time: many blocks end within minutes
+
+
+_CELL_MEANS: dict[tuple[int, int, int], tuple[Cohorts, np.ndarray]] = {}
+
+
+def cell_means(cohorts: Cohorts, first: int, count: int) -> np.ndarray:
+    """``cohorts.cell_means(first, count)``, remembered (read-only): every block of a comparison
+    draws the same batches of cells (a few dozen a day) for the same cohorts."""
+    key = (id(cohorts), first, count)
+    known = _CELL_MEANS.get(key)
+    if known is not None and known[0] is cohorts:
+        return known[1]
+    means = cohorts.cell_means(first, count)
+    means.flags.writeable = False
+    if len(_CELL_MEANS) >= 1024:
+        _CELL_MEANS.clear()
+    _CELL_MEANS[key] = (cohorts, means)
+    return means
 
 
 class TrafficClock:
@@ -44,17 +63,24 @@ class TrafficClock:
         return self._position
 
     def take(self, until: float) -> np.ndarray:
-        """Requests per replication and cohort in ``[position, until)``; moves the position there."""
+        """Requests per replication and cohort in ``[position, until)``; moves the position there.
+
+        A cell is entered (and its batch drawn) only once time goes past its start: a block that
+        ends on a cell's edge draws no cell it does not use.
+        """
         taken = np.zeros(self._shape, dtype=np.int64)
-        while until >= self._cell_end:
-            taken += self._left
-            self._enter_next_cell()
-        if until > self._position:
-            share = (until - self._position) / (self._cell_end - self._position)
-            part = self._splits.binomial(self._left, share)
-            self._left -= part
-            taken += part
-            self._position = until
+        while until > self._position:
+            if self._position >= self._cell_end:  # this cell is used up
+                self._enter_next_cell()
+            if until >= self._cell_end:  # the rest of this cell
+                taken += self._left
+                self._position = self._cell_end
+            else:
+                share = (until - self._position) / (self._cell_end - self._position)
+                part = self._splits.binomial(self._left, share)
+                self._left -= part
+                taken += part
+                self._position = until
         return taken
 
     def _enter_next_cell(self) -> None:
@@ -65,7 +91,7 @@ class TrafficClock:
             # one call draws never changes the numbers.
             count = min(_CELLS_PER_DRAW, max(_FIRST_DRAW, 2 * len(self._drawn)))
             self._drawn_first = self._cell
-            means = self._cohorts.cell_means(self._cell, count)[:, None, :]
+            means = cell_means(self._cohorts, self._cell, count)[:, None, :]
             self._drawn = self._cells.poisson(np.broadcast_to(means, (count, *self._shape)))
             offset = 0
         self._left = self._drawn[offset].copy()
@@ -104,6 +130,7 @@ class Clock:
     ) -> None:
         self._traffic = TrafficClock(cohorts, replications, streams["cells"], streams["splits"])
         self._cohorts, self._horizon = cohorts, horizon
+        self._starts = cohorts.segment_starts  # (a property that computes it)
         self._errors = streams["errors"]
         self._rates = rates
         self._latency = latency
@@ -128,9 +155,8 @@ class Clock:
 
     def commons(self, end: float) -> Commons:
         requests = self._traffic.take(end)
-        per_segment = np.add.reduceat(requests, self._cohorts.segment_starts, axis=1)
-        errors = self._errors.binomial(per_segment, self._rates[0])
-        slow = self._errors.binomial(per_segment, self._rates[1])
+        per_segment = np.add.reduceat(requests, self._starts, axis=1)
+        errors, slow = both_rates(self._errors, per_segment, self._rates)
         latency = None if self._latency is None else self._errors.multinomial(per_segment, self._latency.healthy)
         commons = Commons(self._start, end, requests, per_segment, errors, slow, latency)
         self._start = end

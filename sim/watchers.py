@@ -16,6 +16,13 @@ from sim.scenario import BurnAlert, ServiceAlert, SloBurn, UserReports
 from sim.telemetry import ERRORS, REQUESTS, SLOW, TelemetryLog, scrapes_in
 
 
+def service_totals(counts: np.ndarray) -> np.ndarray:
+    """Per replication and metric, the counts of every version in the users' segments (not the test
+    traffic), from (R, segments + 1, arms, metrics) counts. (``einsum``: exactly the integer sum, at a
+    third of the cost of ``sum`` over two middle axes of such small arrays; it runs at every scrape.)"""
+    return np.einsum("rsam->rm", counts[:, :-1])
+
+
 class ServiceAlertRule:
     """Service-wide error rate above a threshold for a while (a Prometheus alert with ``for``)."""
 
@@ -28,7 +35,7 @@ class ServiceAlertRule:
         """Per replication: does the alert fire at ``now``."""
         if not self.config.enabled:
             return np.zeros(len(self._pending_since), dtype=bool)
-        total = log.window(self.scrapes)[:, :-1].sum(axis=(1, 2))  # users' segments: not the test traffic
+        total = service_totals(log.window(self.scrapes))  # users' segments: not the test traffic
         with np.errstate(divide="ignore", invalid="ignore"):
             breached = (total[:, REQUESTS] > 0) & (total[:, ERRORS] / total[:, REQUESTS] > self.config.max_error_rate)
         self._pending_since[~breached] = np.nan
@@ -68,7 +75,7 @@ class BurnRateAlerts:
         return fired
 
     def _reaches(self, log: TelemetryLog, scrapes: int, limit: float) -> np.ndarray:
-        total = log.window(scrapes)[:, :-1].sum(axis=(1, 2))  # users' segments, every version
+        total = service_totals(log.window(scrapes))  # users' segments, every version
         requests = total[:, REQUESTS]
         # bad / requests >= limit, without dividing (exact for integer counts).
         return (requests > 0) & (total[:, self._bad] >= limit * requests)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 from sim import Decision, Duration, Exposure, Observation, parse_duration
 
@@ -12,6 +13,22 @@ def _exposures(steps: tuple[float, ...], unit: str, instances: int, baseline: bo
     """Every replication builds its own Canary from the same params: their exposures are built once
     (they are immutable, so sharing them is safe)."""
     return tuple(Exposure((("*", float(weight)),), unit, instances, "serve", baseline) for weight in steps)
+
+
+# Every replication builds its own Canary: the two checks below are the costly part, written for speed.
+
+
+def _weights(steps: list | tuple) -> bool:
+    """Whether every step is a weight in (0, 1] (a number, not a bool)."""
+    for weight in steps:
+        if not (isinstance(weight, (int, float)) and not isinstance(weight, bool) and 0.0 < weight <= 1.0):
+            return False
+    return True
+
+
+def _duration(value: Duration) -> float:
+    """``parse_duration(value)``; a finite float of seconds (what the engine passes) is one already."""
+    return value if type(value) is float and 0.0 <= value < math.inf else parse_duration(value)
 
 
 class Canary:
@@ -46,13 +63,13 @@ class Canary:
         if not isinstance(steps, (list, tuple)) or not steps or len(steps) > 1000:
             shown = f"{len(steps)} steps" if isinstance(steps, (list, tuple)) else repr(steps)[:60]
             raise ValueError(f"steps must be a list of 1 to 1000 weights, got {shown}")
-        if not all(isinstance(w, (int, float)) and not isinstance(w, bool) and 0.0 < w <= 1.0 for w in steps):
+        if not _weights(steps):
             raise ValueError(f"steps must be weights in (0, 1], got {list(steps)}")
         if unit not in ("request", "user", "instance"):
             raise ValueError(f"unit must be 'request', 'user' or 'instance', got {unit!r}")
         if on_failure not in ("rollback", "hold"):
             raise ValueError(f"on_failure must be 'rollback' or 'hold', got {on_failure!r}")
-        self.steps, self.bake, self.check = list(steps), parse_duration(bake), parse_duration(check)
+        self.steps, self.bake, self.check = list(steps), _duration(bake), _duration(check)
         if not 1.0 <= self.check <= 86400.0:  # a check every millisecond would cost hours
             raise ValueError(f"check must be between 1 s and 1 d, got {self.check:g} s")
         self.unit, self.instances, self.on_failure = unit, instances, on_failure
