@@ -14,7 +14,8 @@ from distributed import Client, LocalCluster
 
 from sim.cli import cli
 from sim.executors import DaskExecutor, Outcome, Task
-from tests.sim.test_sweeps import SMALL_TOML, sweep
+from tests.generators import SWEEP_TOML
+from tests.sim.test_sweeps import sweep
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_a_killed_worker_delays_the_sweep_but_loses_no_point(tmp_path: Path, clu
 
 def test_cli_runs_a_sweep_on_a_scheduler(tmp_path: Path, cluster: LocalCluster) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(SMALL_TOML)
+    path.write_text(SWEEP_TOML)
     args = ["sweep", str(path), "--out", str(tmp_path / "dask"), "--executor", "dask"]
     result = CliRunner().invoke(cli, [*args, "--scheduler", cluster.scheduler_address])
     assert result.exit_code == 0, result.output
@@ -68,6 +69,6 @@ def test_cli_runs_a_sweep_on_a_scheduler(tmp_path: Path, cluster: LocalCluster) 
 
 def test_dask_without_a_reachable_scheduler_is_bad_input(tmp_path: Path) -> None:
     path = tmp_path / "s.toml"
-    path.write_text(SMALL_TOML)
+    path.write_text(SWEEP_TOML)
     result = CliRunner().invoke(cli, ["sweep", str(path), "--out", str(tmp_path), "--executor", "dask"])
     assert result.exit_code == 2 and "--scheduler" in result.stderr
