@@ -262,9 +262,7 @@ class Lane:
 
     def _remember_checked(self, exposure: Exposure) -> None:
         """Keep a checked exposure (and so its id) for ``ask``; immutable, so it stays valid."""
-        if len(self._checked) >= 1024:  # a strategy that makes a new exposure per decision: keep a bounded few
-            self._checked.clear()
-        self._checked[id(exposure)] = exposure
+        _keep(self._checked, id(exposure), exposure)
 
     def expose(self, r: int, exposure: Exposure) -> None:
         """Serve ``exposure`` from now on (the strategy's own unit when the exposure names none)."""
@@ -294,9 +292,7 @@ class Lane:
             problem = Exposure.problem(exposure, self.segments)  # e.g. a class unit "instance" without instances
             if problem:
                 raise PluginError(f"strategy {self.name!r} returned a bad decision: {problem}")
-        if len(self._served) >= 1024:  # a strategy that makes a new exposure per decision: keep a bounded few
-            self._served.clear()
-        self._served[key] = (asked, exposure)
+        _keep(self._served, key, (asked, exposure))
         return exposure
 
     def everyone(self, r: int) -> Exposure:
@@ -312,10 +308,8 @@ class Lane:
         key = (id(current), share)
         known = self._variants.get(key)
         if known is None or known[0] is not current:
-            if len(self._variants) >= 1024:
-                self._variants.clear()
-            variant = current.but(shares=((EVERY_SEGMENT, share),), mode="serve", baseline=False)
-            known = self._variants[key] = (current, variant)
+            known = (current, current.but(shares=((EVERY_SEGMENT, share),), mode="serve", baseline=False))
+            _keep(self._variants, key, known)
         return known[1]
 
     def rollback_style(self, r: int, chosen: RollbackStyle | None) -> RollbackStyle:
@@ -359,6 +353,16 @@ class Lane:
         for r, _ in due:
             del self._escalations[r]
         return due
+
+
+_KEPT = 1024  # exposures remembered per cache: a strategy that makes a new one per decision is bounded
+
+
+def _keep(cache: dict, key: object, value: object) -> None:
+    """Remember ``value`` under ``key``, starting afresh once the cache is full (it must not grow without end)."""
+    if len(cache) >= _KEPT:
+        cache.clear()
+    cache[key] = value
 
 
 def _plain_continue(decision: Decision, checked: Exposure | None) -> bool:
