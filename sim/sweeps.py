@@ -553,14 +553,22 @@ def _limit(name: str, text: str, shown: str) -> float:
 
 def check_goal(conditions: list[Condition], plan: SweepPlan) -> None:
     """Before the work: a condition on the defective release needs a defective release to measure."""
-    if any(point.defective for point in plan.points):
-        return
-    defective = [str(c) for c in conditions if GOAL_MEASURES[c.name].release == "defective"]
+    refuse_healthy_goal(
+        conditions,
+        any(point.defective for point in plan.points),
+        f"{plan.name}'s release is healthy at every grid point",
+        " (add release.defect, or --grid release.defect.harm=...)",
+    )
+
+
+def refuse_healthy_goal(conditions: Sequence[Condition], defective: bool, healthy: str, hint: str = "") -> None:
+    """A ScenarioError when a condition needs the defective release and the sweep has none (``healthy``
+    says so in the message, ``hint`` what to do)."""
     if defective:
-        raise ScenarioError(
-            f"--goal {defective[0]}: {plan.name}'s release is healthy at every grid point, so there is no "
-            "defective release to measure (add release.defect, or --grid release.defect.harm=...)"
-        )
+        return
+    needing = [str(c) for c in conditions if GOAL_MEASURES[c.name].release == "defective"]
+    if needing:
+        raise ScenarioError(f"--goal {needing[0]}: {healthy}, so there is no defective release to measure{hint}")
 
 
 def settings_table(table: pd.DataFrame, axes: list[Axis]) -> pd.DataFrame:

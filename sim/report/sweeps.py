@@ -23,8 +23,7 @@ from sim.render import _count, _in, _percent, _unit_of, axis_label, goal_answer
 from sim.report.blocks import Block, Cell, Chart, Code, Heading, Paragraph, Table
 from sim.report.charts import outcome_chart, time_to_detect_chart, time_unit, tradeoff_chart, users_harmed_chart
 from sim.report.words import value_text
-from sim.scenario import ScenarioError
-from sim.sweeps import GOAL_MEASURES, Condition, GoalAnswer, answer_goal, settings_table, sweep_frontier
+from sim.sweeps import Condition, GoalAnswer, answer_goal, refuse_healthy_goal, settings_table, sweep_frontier
 
 _GRID_DOTS = "grid points (means)"
 GOAL_WIDTH = 100  # columns of the goal's answer, as `rollout-sim sweep --goal` prints it in such a terminal
@@ -84,14 +83,8 @@ def sweep_data(table: pd.DataFrame, axes: list[str], goal: Sequence[Condition] |
 
 def _check_goal(goal: Sequence[Condition], table: pd.DataFrame) -> None:
     """As ``rollout-sim sweep`` refuses it: a condition on the defective release needs one to measure."""
-    if (table["release"] == "defective").any():
-        return
-    defective = [str(c) for c in goal if GOAL_MEASURES[c.name].release == "defective"]
-    if defective:
-        raise ScenarioError(
-            f"--goal {defective[0]}: the release is healthy at every grid point of this sweep, so there is no "
-            "defective release to measure"
-        )
+    defective = bool((table["release"] == "defective").any())
+    refuse_healthy_goal(goal, defective, "the release is healthy at every grid point of this sweep")
 
 
 def _candidates(table: pd.DataFrame, grid: list[Axis], frontier: pd.DataFrame) -> pd.DataFrame:
